@@ -1,0 +1,19 @@
+//! # momentum-smoothing
+//!
+//! Reproducible checks of what momentum does to the noise of SGD. Sato & Iiduka define the
+//! search-direction noise ω_t = d_t − ∇f(x_t) and claim it smooths f with a degree δ = η ψ; this
+//! crate measures ω on landscapes whose truth is known exactly and sets the measurement beside
+//! the predicted ψ and δ. See `ARCHITECTURE.md` for where each object of the theory lives.
+
+pub mod config;
+pub mod error;
+pub mod landscape;
+pub mod noise;
+pub mod optimizer;
+pub mod output;
+pub mod runner;
+pub mod stationary;
+pub mod stats;
+pub mod theory;
+
+pub use error::{Error, Result};
