@@ -7,11 +7,14 @@
 
 pub mod config;
 pub mod error;
+pub mod fastmath;
 pub mod landscape;
+pub mod linalg;
 pub mod noise;
 pub mod optimizer;
 pub mod output;
 pub mod runner;
+pub mod solver;
 pub mod stationary;
 pub mod stats;
 pub mod theory;
