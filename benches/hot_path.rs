@@ -24,7 +24,10 @@ fn reference_problem() -> Problem {
     Problem {
         landscape: Arc::new(Rastrigin::new(100, 10.0).expect("valid rastrigin")),
         noise: NoiseLaw::Gaussian { sigma: 1.0 },
-        init: InitBox { low: -5.12, high: 5.12 },
+        init: InitBox {
+            low: -5.12,
+            high: 5.12,
+        },
     }
 }
 
@@ -62,7 +65,17 @@ fn bench(c: &mut Criterion) {
     let grad = g.clone();
     let mut out = vec![0.0; 100];
     pieces.bench_function("gaussian_minibatch_100d", |b| {
-        b.iter(|| noise.sample_minibatch(&land, &x, black_box(&grad), 32, &mut rng, &mut scratch, &mut out))
+        b.iter(|| {
+            noise.sample_minibatch(
+                &land,
+                &x,
+                black_box(&grad),
+                32,
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            )
+        })
     });
     let mut m = vec![0.0; 100];
     let mut d = vec![0.0; 100];

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::landscape::{
-    Ackley, DropWave, Griewank, Landscape, Levy, MultiWell, Quadratic, Rastrigin, Rosenbrock, StyblinskiTang,
-    TeacherStudent,
+    Ackley, DropWave, Griewank, Landscape, Levy, MultiWell, Quadratic, Rastrigin, Rosenbrock,
+    StyblinskiTang, TeacherStudent,
 };
 use crate::linalg::random_orthogonal;
 use crate::noise::NoiseLaw;
@@ -50,7 +50,10 @@ pub const KINDS: [(&str, &str); 10] = [
 
 /// Noise laws and their keys.
 pub const LAWS: [(&str, &str); 5] = [
-    ("gaussian", "sigma; anisotropic with variances = [..] or power_law = α, rotation_seed = N"),
+    (
+        "gaussian",
+        "sigma; anisotropic with variances = [..] or power_law = α, rotation_seed = N",
+    ),
     ("anisotropic", "alias of gaussian with variances/power_law"),
     ("student_t", "sigma, dof > 2"),
     ("multiplicative", "sigma, alpha: C²(x) = dσ² + α²‖∇f(x)‖²"),
@@ -123,18 +126,30 @@ impl LandscapeFile {
     /// Build the problem (landscape, noise law, init box), validating every field.
     pub fn build(&self) -> Result<Problem> {
         if self.dim == 0 || self.dim > MAX_DIM {
-            return Err(Error::invalid("dim", self.dim, format!("an integer in [1, {MAX_DIM}]")));
+            return Err(Error::invalid(
+                "dim",
+                self.dim,
+                format!("an integer in [1, {MAX_DIM}]"),
+            ));
         }
         let landscape = build_landscape(&self.kind, self.dim, &self.params)?;
         if landscape.dim() != self.dim {
-            return Err(Error::invalid("dim", self.dim, format!("{} for this kind and params", landscape.dim())));
+            return Err(Error::invalid(
+                "dim",
+                self.dim,
+                format!("{} for this kind and params", landscape.dim()),
+            ));
         }
         let noise = build_noise(&self.noise, landscape.as_ref())?;
         noise.validate(landscape.as_ref())?;
         let init = match self.init {
             Some(InitSpec { low, high }) => {
                 if !(low.is_finite() && high.is_finite() && low <= high) {
-                    return Err(Error::invalid("init.low/init.high", format!("[{low}, {high}]"), "finite numbers with low <= high"));
+                    return Err(Error::invalid(
+                        "init.low/init.high",
+                        format!("[{low}, {high}]"),
+                        "finite numbers with low <= high",
+                    ));
                 }
                 InitBox { low, high }
             }
@@ -143,7 +158,11 @@ impl LandscapeFile {
                 InitBox { low, high }
             }
         };
-        Ok(Problem { landscape, noise, init })
+        Ok(Problem {
+            landscape,
+            noise,
+            init,
+        })
     }
 }
 
@@ -159,14 +178,30 @@ struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    fn new(table: &'a toml::Table, section: &'static str, allowed: &'static [&'static str]) -> Result<Self> {
+    fn new(
+        table: &'a toml::Table,
+        section: &'static str,
+        allowed: &'static [&'static str],
+    ) -> Result<Self> {
         for key in table.keys() {
             if !allowed.contains(&key.as_str()) {
-                let list = if allowed.is_empty() { "no keys".to_string() } else { allowed.join(", ") };
-                return Err(Error::invalid(format!("{section}.{key}"), "(unknown key)", format!("one of: {list}")));
+                let list = if allowed.is_empty() {
+                    "no keys".to_string()
+                } else {
+                    allowed.join(", ")
+                };
+                return Err(Error::invalid(
+                    format!("{section}.{key}"),
+                    "(unknown key)",
+                    format!("one of: {list}"),
+                ));
             }
         }
-        Ok(Self { table, section, allowed })
+        Ok(Self {
+            table,
+            section,
+            allowed,
+        })
     }
 
     fn field(&self, key: &str) -> String {
@@ -203,8 +238,16 @@ impl<'a> Params<'a> {
     fn usize_req(&self, key: &str, max: usize) -> Result<usize> {
         match self.u64_opt(key)? {
             Some(v) if v >= 1 && v <= max as u64 => Ok(v as usize),
-            Some(v) => Err(Error::invalid(self.field(key), v, format!("an integer in [1, {max}]"))),
-            None => Err(Error::invalid(self.field(key), "(missing)", format!("an integer in [1, {max}] (required)"))),
+            Some(v) => Err(Error::invalid(
+                self.field(key),
+                v,
+                format!("an integer in [1, {max}]"),
+            )),
+            None => Err(Error::invalid(
+                self.field(key),
+                "(missing)",
+                format!("an integer in [1, {max}] (required)"),
+            )),
         }
     }
 
@@ -216,7 +259,11 @@ impl<'a> Params<'a> {
                 .map(|v| match v {
                     toml::Value::Float(f) => Ok(*f),
                     toml::Value::Integer(i) => Ok(*i as f64),
-                    other => Err(Error::invalid(self.field(key), other, "an array of numbers")),
+                    other => Err(Error::invalid(
+                        self.field(key),
+                        other,
+                        "an array of numbers",
+                    )),
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
@@ -230,18 +277,38 @@ pub fn build_landscape(kind: &str, dim: usize, params: &toml::Table) -> Result<A
     let none: &[&str] = &[];
     Ok(match kind {
         "quadratic" => {
-            let p = Params::new(params, "params", &["eigenvalues", "rotation_seed", "radius"])?;
-            let eig = p
-                .vec_opt("eigenvalues")?
-                .ok_or_else(|| Error::invalid("params.eigenvalues", "(missing)", format!("an array of dim = {dim} numbers")))?;
+            let p = Params::new(
+                params,
+                "params",
+                &["eigenvalues", "rotation_seed", "radius"],
+            )?;
+            let eig = p.vec_opt("eigenvalues")?.ok_or_else(|| {
+                Error::invalid(
+                    "params.eigenvalues",
+                    "(missing)",
+                    format!("an array of dim = {dim} numbers"),
+                )
+            })?;
             if eig.len() != dim {
-                return Err(Error::invalid("params.eigenvalues", format!("{} entries", eig.len()), format!("dim = {dim} entries")));
+                return Err(Error::invalid(
+                    "params.eigenvalues",
+                    format!("{} entries", eig.len()),
+                    format!("dim = {dim} entries"),
+                ));
             }
             let rotation_seed = p.u64_opt("rotation_seed")?;
             if rotation_seed.is_some() && dim > MAX_ROTATED_DIM {
-                return Err(Error::invalid("params.rotation_seed", "(set)", format!("only for dim <= {MAX_ROTATED_DIM} (a rotation stores d² numbers)")));
+                return Err(Error::invalid(
+                    "params.rotation_seed",
+                    "(set)",
+                    format!("only for dim <= {MAX_ROTATED_DIM} (a rotation stores d² numbers)"),
+                ));
             }
-            Arc::new(Quadratic::new(eig, rotation_seed, p.f64_or("radius", 10.0)?)?)
+            Arc::new(Quadratic::new(
+                eig,
+                rotation_seed,
+                p.f64_or("radius", 10.0)?,
+            )?)
         }
         "rastrigin" => {
             let p = Params::new(params, "params", &["amplitude"])?;
@@ -270,16 +337,34 @@ pub fn build_landscape(kind: &str, dim: usize, params: &toml::Table) -> Result<A
         "drop_wave" => {
             Params::new(params, "params", none)?;
             if dim != 2 {
-                return Err(Error::invalid("dim", dim, "2 (drop_wave is two-dimensional)"));
+                return Err(Error::invalid(
+                    "dim",
+                    dim,
+                    "2 (drop_wave is two-dimensional)",
+                ));
             }
             Arc::new(DropWave::new()?)
         }
         "multi_well" => {
             let p = Params::new(params, "params", &["depth", "tilt"])?;
-            Arc::new(MultiWell::new(dim, p.f64_or("depth", 1.0)?, p.f64_or("tilt", 0.3)?)?)
+            Arc::new(MultiWell::new(
+                dim,
+                p.f64_or("depth", 1.0)?,
+                p.f64_or("tilt", 0.3)?,
+            )?)
         }
         "teacher_student" => {
-            let p = Params::new(params, "params", &["input_dim", "hidden", "n_samples", "label_noise", "data_seed"])?;
+            let p = Params::new(
+                params,
+                "params",
+                &[
+                    "input_dim",
+                    "hidden",
+                    "n_samples",
+                    "label_noise",
+                    "data_seed",
+                ],
+            )?;
             let input = p.usize_req("input_dim", 10_000)?;
             let hidden = p.usize_req("hidden", 10_000)?;
             let n = p.usize_req("n_samples", 10_000_000)?;
@@ -287,7 +372,10 @@ pub fn build_landscape(kind: &str, dim: usize, params: &toml::Table) -> Result<A
                 return Err(Error::invalid(
                     "dim",
                     dim,
-                    format!("hidden*(input_dim+1) = {} for teacher_student", hidden * (input + 1)),
+                    format!(
+                        "hidden*(input_dim+1) = {} for teacher_student",
+                        hidden * (input + 1)
+                    ),
                 ));
             }
             Arc::new(TeacherStudent::new(
@@ -300,7 +388,11 @@ pub fn build_landscape(kind: &str, dim: usize, params: &toml::Table) -> Result<A
         }
         other => {
             let names: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
-            return Err(Error::invalid("kind", other, format!("one of: {}", names.join(", "))));
+            return Err(Error::invalid(
+                "kind",
+                other,
+                format!("one of: {}", names.join(", ")),
+            ));
         }
     })
 }
@@ -311,9 +403,19 @@ pub fn build_noise(table: &toml::Table, landscape: &dyn Landscape) -> Result<Noi
     let law = match table.get("law") {
         Some(toml::Value::String(s)) => s.as_str(),
         Some(v) => return Err(Error::invalid("noise.law", v, "a string")),
-        None => return Err(Error::invalid("noise.law", "(missing)", "one of: gaussian, anisotropic, student_t, multiplicative, finite_sum")),
+        None => {
+            return Err(Error::invalid(
+                "noise.law",
+                "(missing)",
+                "one of: gaussian, anisotropic, student_t, multiplicative, finite_sum",
+            ))
+        }
     };
-    let rest: toml::Table = table.iter().filter(|(k, _)| k.as_str() != "law").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let rest: toml::Table = table
+        .iter()
+        .filter(|(k, _)| k.as_str() != "law")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let nonneg = |field: &str, v: f64| -> Result<f64> {
         if v.is_finite() && v >= 0.0 {
             Ok(v)
@@ -323,44 +425,85 @@ pub fn build_noise(table: &toml::Table, landscape: &dyn Landscape) -> Result<Noi
     };
     Ok(match law {
         "gaussian" | "anisotropic" => {
-            let p = Params::new(&rest, "noise", &["sigma", "variances", "power_law", "rotation_seed"])?;
+            let p = Params::new(
+                &rest,
+                "noise",
+                &["sigma", "variances", "power_law", "rotation_seed"],
+            )?;
             let variances = p.vec_opt("variances")?;
             let power = p.f64_opt("power_law")?;
             let rotation_seed = p.u64_opt("rotation_seed")?;
             if variances.is_some() && power.is_some() {
-                return Err(Error::invalid("noise.power_law", "(with variances)", "either variances or power_law, not both"));
+                return Err(Error::invalid(
+                    "noise.power_law",
+                    "(with variances)",
+                    "either variances or power_law, not both",
+                ));
             }
             let std_devs = if let Some(v) = variances {
                 if v.len() != d {
-                    return Err(Error::invalid("noise.variances", format!("{} entries", v.len()), format!("dim = {d} entries")));
+                    return Err(Error::invalid(
+                        "noise.variances",
+                        format!("{} entries", v.len()),
+                        format!("dim = {d} entries"),
+                    ));
                 }
-                v.iter().map(|x| nonneg("noise.variances", *x).map(f64::sqrt)).collect::<Result<Vec<_>>>()?
+                v.iter()
+                    .map(|x| nonneg("noise.variances", *x).map(f64::sqrt))
+                    .collect::<Result<Vec<_>>>()?
             } else if let Some(alpha) = power {
                 if !(alpha.is_finite() && alpha >= 0.0) {
-                    return Err(Error::invalid("noise.power_law", alpha, "a finite exponent >= 0"));
+                    return Err(Error::invalid(
+                        "noise.power_law",
+                        alpha,
+                        "a finite exponent >= 0",
+                    ));
                 }
                 let sigma = nonneg("noise.sigma", p.f64_req("sigma")?)?;
                 // s_i² ∝ i^{−α}, normalised so that Σ s_i² = d σ² (same C² as isotropic σ).
                 let raw: Vec<f64> = (1..=d).map(|i| (i as f64).powf(-alpha)).collect();
                 let total: f64 = raw.iter().sum();
-                raw.iter().map(|r| (r / total * d as f64 * sigma * sigma).sqrt()).collect()
+                raw.iter()
+                    .map(|r| (r / total * d as f64 * sigma * sigma).sqrt())
+                    .collect()
             } else if law == "anisotropic" {
-                return Err(Error::invalid("noise.variances", "(missing)", "variances = [..] or power_law = α for law anisotropic"));
+                return Err(Error::invalid(
+                    "noise.variances",
+                    "(missing)",
+                    "variances = [..] or power_law = α for law anisotropic",
+                ));
             } else {
                 if rotation_seed.is_some() {
-                    return Err(Error::invalid("noise.rotation_seed", "(set)", "only with variances or power_law (isotropic noise is rotation invariant)"));
+                    return Err(Error::invalid(
+                        "noise.rotation_seed",
+                        "(set)",
+                        "only with variances or power_law (isotropic noise is rotation invariant)",
+                    ));
                 }
-                return Ok(NoiseLaw::Gaussian { sigma: nonneg("noise.sigma", p.f64_req("sigma")?)? });
+                return Ok(NoiseLaw::Gaussian {
+                    sigma: nonneg("noise.sigma", p.f64_req("sigma")?)?,
+                });
             };
             if rotation_seed.is_some() && d > MAX_ROTATED_DIM {
-                return Err(Error::invalid("noise.rotation_seed", "(set)", format!("only for dim <= {MAX_ROTATED_DIM} (a rotation stores d² numbers)")));
+                return Err(Error::invalid(
+                    "noise.rotation_seed",
+                    "(set)",
+                    format!("only for dim <= {MAX_ROTATED_DIM} (a rotation stores d² numbers)"),
+                ));
             }
             let rotation = rotation_seed.map(|s| random_orthogonal(d, s));
-            NoiseLaw::Anisotropic { std_devs, rotation, rotation_seed }
+            NoiseLaw::Anisotropic {
+                std_devs,
+                rotation,
+                rotation_seed,
+            }
         }
         "student_t" => {
             let p = Params::new(&rest, "noise", &["sigma", "dof"])?;
-            NoiseLaw::StudentT { sigma: nonneg("noise.sigma", p.f64_req("sigma")?)?, dof: p.f64_req("dof")? }
+            NoiseLaw::StudentT {
+                sigma: nonneg("noise.sigma", p.f64_req("sigma")?)?,
+                dof: p.f64_req("dof")?,
+            }
         }
         "multiplicative" => {
             let p = Params::new(&rest, "noise", &["sigma", "alpha"])?;
@@ -374,7 +517,11 @@ pub fn build_noise(table: &toml::Table, landscape: &dyn Landscape) -> Result<Noi
             NoiseLaw::FiniteSum
         }
         other => {
-            return Err(Error::invalid("noise.law", other, "one of: gaussian, anisotropic, student_t, multiplicative, finite_sum"))
+            return Err(Error::invalid(
+                "noise.law",
+                other,
+                "one of: gaussian, anisotropic, student_t, multiplicative, finite_sum",
+            ))
         }
     })
 }

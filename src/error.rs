@@ -40,7 +40,11 @@ pub enum Error {
 
 impl Error {
     /// An out-of-range value.
-    pub fn invalid(field: impl Into<String>, value: impl Display, allowed: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         Error::Invalid {
             field: field.into(),
             value: value.to_string(),

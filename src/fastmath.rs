@@ -32,14 +32,16 @@ pub fn sincos_turns(x: f64) -> (f64, f64) {
     let t = TWO_PI * r;
     let t2 = t * t;
     // Taylor series to θ¹⁷ / θ¹⁶: truncation error < (π/4)¹⁹/19! ≈ 1.6e-18.
-    let s = t * (1.0
-        + t2 * (-1.0 / 6.0
-            + t2 * (1.0 / 120.0
-                + t2 * (-1.0 / 5040.0
-                    + t2 * (1.0 / 362_880.0
-                        + t2 * (-1.0 / 39_916_800.0
-                            + t2 * (1.0 / 6_227_020_800.0
-                                + t2 * (-1.0 / 1_307_674_368_000.0 + t2 * (1.0 / 355_687_428_096_000.0)))))))));
+    let s = t
+        * (1.0
+            + t2 * (-1.0 / 6.0
+                + t2 * (1.0 / 120.0
+                    + t2 * (-1.0 / 5040.0
+                        + t2 * (1.0 / 362_880.0
+                            + t2 * (-1.0 / 39_916_800.0
+                                + t2 * (1.0 / 6_227_020_800.0
+                                    + t2 * (-1.0 / 1_307_674_368_000.0
+                                        + t2 * (1.0 / 355_687_428_096_000.0)))))))));
     let c = 1.0
         + t2 * (-0.5
             + t2 * (1.0 / 24.0
@@ -47,7 +49,8 @@ pub fn sincos_turns(x: f64) -> (f64, f64) {
                     + t2 * (1.0 / 40_320.0
                         + t2 * (-1.0 / 3_628_800.0
                             + t2 * (1.0 / 479_001_600.0
-                                + t2 * (-1.0 / 87_178_291_200.0 + t2 * (1.0 / 20_922_789_888_000.0))))))));
+                                + t2 * (-1.0 / 87_178_291_200.0
+                                    + t2 * (1.0 / 20_922_789_888_000.0))))))));
     // Quadrant q = n mod 4: sin(θ + qπ/2), cos(θ + qπ/2). Selections and sign flips are bit
     // operations (no branches, so the callers' loops vectorise): odd q swaps sin and cos,
     // q ∈ {2, 3} negates the sine, q ∈ {1, 2} negates the cosine.
@@ -82,7 +85,9 @@ pub fn ln(x: f64) -> f64 {
                         + s2 * (1.0 / 11.0
                             + s2 * (1.0 / 13.0
                                 + s2 * (1.0 / 15.0
-                                    + s2 * (1.0 / 17.0 + s2 * (1.0 / 19.0 + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
+                                    + s2 * (1.0 / 17.0
+                                        + s2 * (1.0 / 19.0
+                                            + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
     2.0 * s * p + e * LN2
 }
 
@@ -93,27 +98,13 @@ fn one_to_two(b: u64) -> f64 {
     f64::from_bits((b >> 12) | 0x3ff0_0000_0000_0000)
 }
 
+/// Radius √(−2 ln u1) and (sin 2πu2, cos 2πu2) of one Box–Muller pair.
 #[inline(always)]
-fn box_muller<const SINE: bool>(b1: u64, b2: u64) -> f64 {
+fn box_muller(b1: u64, b2: u64) -> (f64, f64, f64) {
     let u1 = 2.0 - one_to_two(b1);
     let u2 = one_to_two(b2) - 1.0;
     let (s, c) = sincos_turns(u2);
-    (-2.0 * ln(u1)).sqrt() * if SINE { s } else { c }
-}
-
-fn box_muller_into<const SINE: bool>(out: &mut [f64], b1: &[u64], b2: &[u64]) {
-    let n = out.len();
-    let (b1, b2) = (&b1[..n], &b2[..n]);
-    let mut o4 = out.chunks_exact_mut(4);
-    let (mut c1, mut c2) = (b1.chunks_exact(4), b2.chunks_exact(4));
-    for ((o, x), y) in (&mut o4).zip(&mut c1).zip(&mut c2) {
-        for k in 0..4 {
-            o[k] = box_muller::<SINE>(x[k], y[k]);
-        }
-    }
-    for ((o, x), y) in o4.into_remainder().iter_mut().zip(c1.remainder()).zip(c2.remainder()) {
-        *o = box_muller::<SINE>(*x, *y);
-    }
+    ((-2.0 * ln(u1)).sqrt(), s, c)
 }
 
 /// Fill `out` with i.i.d. N(0, 1) draws from `rng` (Box–Muller; one u64 per draw).
@@ -126,10 +117,18 @@ pub fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, bits: &mut [u64], out:
     rng.fill(&mut *bits);
     let (b1, b2) = bits.split_at(h);
     let (lo, hi) = out.split_at_mut(h);
-    // Cosine halves fill the first ⌈n/2⌉ slots, sine halves the rest. Blocks of 4 lanes with
-    // no cross-lane dependence are what LLVM's vectoriser turns into AVX2 code.
-    box_muller_into::<false>(lo, b1, b2);
-    box_muller_into::<true>(hi, b1, b2);
+    // Pair i gives lo[i] = r cos φ and hi[i] = r sin φ (hi is one shorter for odd n): one plain
+    // loop with two output streams, which LLVM vectorises.
+    let m = hi.len();
+    for i in 0..m {
+        let (r, s, c) = box_muller(b1[i], b2[i]);
+        lo[i] = r * c;
+        hi[i] = r * s;
+    }
+    if h > m {
+        let (r, _, c) = box_muller(b1[m], b2[m]);
+        lo[m] = r * c;
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +157,10 @@ mod tests {
         for i in 1..100_000 {
             let x = i as f64 * 0.0137 + 1e-300 * i as f64;
             let (a, b) = (ln(x), x.ln());
-            assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs().max(1.0), "{x}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 4.0 * f64::EPSILON * b.abs().max(1.0),
+                "{x}: {a} vs {b}"
+            );
         }
         assert!((ln(f64::MIN_POSITIVE) - f64::MIN_POSITIVE.ln()).abs() < 1e-12);
         assert!((ln(1.0 / (1u64 << 53) as f64) - (1.0 / (1u64 << 53) as f64).ln()).abs() < 1e-13);
@@ -187,7 +189,9 @@ mod tests {
             .enumerate()
             .map(|(i, v)| {
                 let f = norm.cdf(*v);
-                (f - i as f64 / nf).abs().max(((i + 1) as f64 / nf - f).abs())
+                (f - i as f64 / nf)
+                    .abs()
+                    .max(((i + 1) as f64 / nf - f).abs())
             })
             .fold(0.0, f64::max);
         let crit = ((2.0f64 / 1e-4).ln() / 2.0).sqrt() / nf.sqrt();

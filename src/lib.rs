@@ -7,12 +7,14 @@
 
 pub mod config;
 pub mod error;
+pub mod experiments;
 pub mod fastmath;
 pub mod landscape;
 pub mod linalg;
 pub mod noise;
 pub mod optimizer;
 pub mod output;
+pub mod plot;
 pub mod runner;
 pub mod solver;
 pub mod stationary;

@@ -29,7 +29,11 @@ pub fn random_orthogonal(d: usize, seed: u64) -> Vec<f64> {
 pub fn mat_vec(q: &[f64], z: &[f64], y: &mut [f64]) {
     let d = z.len();
     for (i, yi) in y.iter_mut().enumerate() {
-        *yi = q[i * d..(i + 1) * d].iter().zip(z).map(|(a, b)| a * b).sum();
+        *yi = q[i * d..(i + 1) * d]
+            .iter()
+            .zip(z)
+            .map(|(a, b)| a * b)
+            .sum();
     }
 }
 

@@ -111,7 +111,9 @@ impl NoiseLaw {
         };
         match self {
             NoiseLaw::Gaussian { sigma } => nonneg("noise.sigma", *sigma),
-            NoiseLaw::Anisotropic { std_devs, rotation, .. } => {
+            NoiseLaw::Anisotropic {
+                std_devs, rotation, ..
+            } => {
                 if std_devs.len() != d {
                     return Err(Error::invalid(
                         "noise.variances",
@@ -124,7 +126,11 @@ impl NoiseLaw {
                 }
                 if let Some(q) = rotation {
                     if q.len() != d * d {
-                        return Err(Error::invalid("noise.rotation", q.len(), format!("{} entries", d * d)));
+                        return Err(Error::invalid(
+                            "noise.rotation",
+                            q.len(),
+                            format!("{} entries", d * d),
+                        ));
                     }
                 }
                 Ok(())
@@ -132,7 +138,11 @@ impl NoiseLaw {
             NoiseLaw::StudentT { sigma, dof } => {
                 nonneg("noise.sigma", *sigma)?;
                 if !(dof.is_finite() && *dof > 2.0) {
-                    return Err(Error::invalid("noise.dof", dof, "a finite number > 2 (finite variance)"));
+                    return Err(Error::invalid(
+                        "noise.dof",
+                        dof,
+                        "a finite number > 2 (finite variance)",
+                    ));
                 }
                 Ok(())
             }
@@ -167,7 +177,9 @@ impl NoiseLaw {
         match self {
             NoiseLaw::Gaussian { sigma } | NoiseLaw::StudentT { sigma, .. } => d * sigma * sigma,
             NoiseLaw::Anisotropic { std_devs, .. } => norm_sq(std_devs),
-            NoiseLaw::Multiplicative { sigma, alpha } => d * sigma * sigma + alpha * alpha * norm_sq(grad),
+            NoiseLaw::Multiplicative { sigma, alpha } => {
+                d * sigma * sigma + alpha * alpha * norm_sq(grad)
+            }
             NoiseLaw::FiniteSum => {
                 let Some(fs) = landscape.finite_sum() else {
                     return f64::NAN;
@@ -178,7 +190,11 @@ impl NoiseLaw {
                 for i in 0..n {
                     gi.iter_mut().for_each(|v| *v = 0.0);
                     fs.add_sample_gradient(i, x, &mut gi);
-                    acc += gi.iter().zip(grad).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+                    acc += gi
+                        .iter()
+                        .zip(grad)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>();
                 }
                 acc / n as f64
             }
@@ -188,6 +204,7 @@ impl NoiseLaw {
     /// Write the mini-batch gradient g = ∇f(x) + (mean of b noise draws) into `g`.
     /// `grad` must hold ∇f(x).
     #[inline]
+    #[allow(clippy::too_many_arguments)] // the hot path takes plain slices; bundling costs clarity
     pub fn sample_minibatch<R: Rng + ?Sized>(
         &self,
         landscape: &dyn Landscape,
@@ -208,7 +225,9 @@ impl NoiseLaw {
                     *gi = di + s * zi;
                 }
             }
-            NoiseLaw::Anisotropic { std_devs, rotation, .. } => {
+            NoiseLaw::Anisotropic {
+                std_devs, rotation, ..
+            } => {
                 // Mean of b i.i.d. N(0, Q S² Qᵀ) = N(0, Q S² Qᵀ / b): one draw.
                 fill_standard_normal(rng, &mut scratch.bits, &mut scratch.z);
                 for (zi, si) in scratch.z.iter_mut().zip(std_devs) {

@@ -105,7 +105,7 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    /// Build and validate: η finite and > 0, β ∈ [0,1), ν ∈ [0,1].
+    /// Build and validate: η finite and > 0, β in [0, 1), ν in [0, 1].
     pub fn new(kind: OptimizerKind, lr: f64, beta: f64, nu: f64) -> Result<Self> {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::invalid("lr", lr, "a finite number > 0"));
@@ -123,9 +123,24 @@ impl Optimizer {
     pub fn coefficients(&self) -> Coefficients {
         let (b, nu) = (self.beta, self.nu);
         match self.kind {
-            OptimizerKind::Sgd => Coefficients { c_g: 1.0, c_m: 0.0, a_g: 0.0, a_m: 0.0 },
-            OptimizerKind::Shb => Coefficients { c_g: 1.0, c_m: b, a_g: 1.0, a_m: b },
-            OptimizerKind::Nshb => Coefficients { c_g: 1.0 - b, c_m: b, a_g: 1.0 - b, a_m: b },
+            OptimizerKind::Sgd => Coefficients {
+                c_g: 1.0,
+                c_m: 0.0,
+                a_g: 0.0,
+                a_m: 0.0,
+            },
+            OptimizerKind::Shb => Coefficients {
+                c_g: 1.0,
+                c_m: b,
+                a_g: 1.0,
+                a_m: b,
+            },
+            OptimizerKind::Nshb => Coefficients {
+                c_g: 1.0 - b,
+                c_m: b,
+                a_g: 1.0 - b,
+                a_m: b,
+            },
             OptimizerKind::Qhm => Coefficients {
                 c_g: 1.0 - nu * b,
                 c_m: nu * b,

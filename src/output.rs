@@ -39,8 +39,15 @@ impl Provenance {
     pub fn collect() -> Self {
         let src = env!("CARGO_MANIFEST_DIR");
         let git = |args: &[&str]| -> Option<String> {
-            let out = Command::new("git").arg("-C").arg(src).args(args).output().ok()?;
-            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(src)
+                .args(args)
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
         };
         let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
         let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
@@ -78,8 +85,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.display().to_string(),
         source,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp: PathBuf = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -103,7 +116,11 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// Build a CSV in memory with `csv` and write it atomically.
-pub fn write_csv(path: &Path, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
+pub fn write_csv(
+    path: &Path,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<()> {
     let err = |e: csv::Error| Error::File {
         path: path.display().to_string(),
         message: format!("cannot write CSV: {e}"),
@@ -132,7 +149,10 @@ mod tests {
         write_json(&p, &serde_json::json!({"x": 2})).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains('2'));
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1);
     }
 }

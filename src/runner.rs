@@ -103,7 +103,10 @@ impl RunConfig {
                 return Err(Error::invalid(
                     "batch",
                     self.batch,
-                    format!("an integer in [1, n = {}] for this finite-sum landscape", fs.n_samples()),
+                    format!(
+                        "an integer in [1, n = {}] for this finite-sum landscape",
+                        fs.n_samples()
+                    ),
                 ));
             }
         }
@@ -114,7 +117,10 @@ impl RunConfig {
             return Err(Error::invalid(
                 "burn-in",
                 self.burn_in,
-                format!("an integer in [0, steps = {}) so that some steps are measured", self.steps),
+                format!(
+                    "an integer in [0, steps = {}) so that some steps are measured",
+                    self.steps
+                ),
             ));
         }
         if self.seeds == 0 {
@@ -125,7 +131,11 @@ impl RunConfig {
         }
         let InitBox { low, high } = problem.init;
         if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(Error::invalid("init", format!("[{low}, {high}]"), "finite low <= high"));
+            return Err(Error::invalid(
+                "init",
+                format!("[{low}, {high}]"),
+                "finite low <= high",
+            ));
         }
         problem.noise.validate(problem.landscape.as_ref())
     }
@@ -214,7 +224,11 @@ pub struct Summary {
 }
 
 /// Run every seed.
-pub fn run(problem: &Problem, cfg: &RunConfig, progress: Option<&ProgressBar>) -> Result<RunResult> {
+pub fn run(
+    problem: &Problem,
+    cfg: &RunConfig,
+    progress: Option<&ProgressBar>,
+) -> Result<RunResult> {
     cfg.validate(problem)?;
     let n_meas = cfg.measured_steps();
     let series_stride = n_meas.div_ceil(MAX_SERIES_ROWS).max(1);
@@ -267,7 +281,11 @@ pub fn run(problem: &Problem, cfg: &RunConfig, progress: Option<&ProgressBar>) -
 impl RunResult {
     /// Summaries over the non-diverged seeds.
     pub fn summarize(&self, problem: &Problem) -> Summary {
-        let ok: Vec<&SeedResult> = self.seeds.iter().filter(|s| s.diverged_at.is_none()).collect();
+        let ok: Vec<&SeedResult> = self
+            .seeds
+            .iter()
+            .filter(|s| s.diverged_at.is_none())
+            .collect();
         let est = |f: &dyn Fn(&SeedResult) -> f64| {
             let mut w = Welford::new();
             ok.iter().for_each(|s| w.push(f(s)));
@@ -311,6 +329,67 @@ impl RunResult {
             c2_mean,
         }
     }
+}
+
+/// The six sums of the instruments at one step, over coordinates i:
+/// ‖ω‖², ⟨d, ∇f⟩, ‖d‖², ‖∇f‖², ‖E[ω|past]‖², ‖ω − E[ω|past]‖², with ω = d − ∇f and
+/// E[ω|past] = (c_g − 1)∇f + c_m m_{t−1}. Each sum is kept in four fixed lanes (coordinates
+/// i ≡ 0..3 mod 4, then the lanes added pairwise), so the loop vectorises and the result is the
+/// same bits on every run.
+#[inline]
+fn instrument_sums(d: &[f64], grad: &[f64], m_prev: &[f64], c_g: f64, c_m: f64) -> [f64; 6] {
+    // acc[j] holds the four lanes of sum j: each `acc[j][k] += …` over k = 0..4 is one AVX2 op.
+    let mut acc = [[0.0f64; 4]; 6];
+    let (d4, d_rest) = d.as_chunks::<4>();
+    let (g4, g_rest) = grad.as_chunks::<4>();
+    let (m4, m_rest) = m_prev.as_chunks::<4>();
+    for ((dc, gc), mc) in d4.iter().zip(g4).zip(m4) {
+        let w: [f64; 4] = std::array::from_fn(|k| dc[k] - gc[k]);
+        let bias: [f64; 4] = std::array::from_fn(|k| (c_g - 1.0) * gc[k] + c_m * mc[k]);
+        let r: [f64; 4] = std::array::from_fn(|k| w[k] - bias[k]);
+        for k in 0..4 {
+            acc[0][k] += w[k] * w[k];
+            acc[1][k] += dc[k] * gc[k];
+            acc[2][k] += dc[k] * dc[k];
+            acc[3][k] += gc[k] * gc[k];
+            acc[4][k] += bias[k] * bias[k];
+            acc[5][k] += r[k] * r[k];
+        }
+    }
+    for ((di, gi), mi) in d_rest.iter().zip(g_rest).zip(m_rest) {
+        let w = di - gi;
+        let bias = (c_g - 1.0) * gi + c_m * mi;
+        let r = w - bias;
+        for (a, v) in acc
+            .iter_mut()
+            .zip([w * w, di * gi, di * di, gi * gi, bias * bias, r * r])
+        {
+            a[0] += v;
+        }
+    }
+    acc.map(|l| (l[0] + l[1]) + (l[2] + l[3]))
+}
+
+/// x ← x − η d; returns whether every coordinate is still finite (0·x is 0 for finite x and NaN
+/// otherwise, summed in four lanes: one pass, no early exit, vectorisable).
+#[inline]
+fn apply_checked(lr: f64, x: &mut [f64], d: &[f64]) -> bool {
+    let mut lanes = [0.0f64; 4];
+    let (x4, x_rest) = x.as_chunks_mut::<4>();
+    let (d4, d_rest) = d.as_chunks::<4>();
+    for (xc, dc) in x4.iter_mut().zip(d4) {
+        let next: [f64; 4] = std::array::from_fn(|k| xc[k] - lr * dc[k]);
+        *xc = next;
+        for k in 0..4 {
+            lanes[k] += 0.0 * next[k];
+        }
+    }
+    let mut probe = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (xi, di) in x_rest.iter_mut().zip(d_rest) {
+        *xi -= lr * di;
+        probe += 0.0 * *xi;
+    }
+    probe == 0.0
 }
 
 /// Buffers for simulating one seed at a time (reused across the seeds of a chunk).
@@ -358,7 +437,11 @@ impl<'a> SeedSim<'a> {
         rng.set_stream(index as u64);
         let InitBox { low, high } = problem.init;
         for xi in self.x.iter_mut() {
-            *xi = if high > low { rng.random_range(low..high) } else { low };
+            *xi = if high > low {
+                rng.random_range(low..high)
+            } else {
+                low
+            };
         }
         self.m.iter_mut().for_each(|v| *v = 0.0);
         let n_meas = cfg.measured_steps();
@@ -377,30 +460,34 @@ impl<'a> SeedSim<'a> {
                 land.gradient(&self.x, &mut self.grad);
                 0.0
             };
-            problem
-                .noise
-                .sample_minibatch(land, &self.x, &self.grad, cfg.batch, &mut rng, &mut self.scratch, &mut self.g);
+            problem.noise.sample_minibatch(
+                land,
+                &self.x,
+                &self.grad,
+                cfg.batch,
+                &mut rng,
+                &mut self.scratch,
+                &mut self.g,
+            );
             if measure {
                 self.m_prev.copy_from_slice(&self.m);
             }
             opt.direction(&self.g, &mut self.m, &mut self.d);
             if measure {
                 let j = (t - cfg.burn_in) / cfg.every;
-                let (mut w2, mut dg, mut dd, mut gg, mut b2, mut r2) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-                for i in 0..self.d.len() {
-                    let (di, gi) = (self.d[i], self.grad[i]);
-                    let w = di - gi;
-                    let bias = (coef.c_g - 1.0) * gi + coef.c_m * self.m_prev[i];
-                    let r = w - bias;
-                    w2 += w * w;
-                    dg += di * gi;
-                    dd += di * di;
-                    gg += gi * gi;
-                    b2 += bias * bias;
-                    r2 += r * r;
-                }
+                let [w2, dg, dd, gg, b2, r2] =
+                    instrument_sums(&self.d, &self.grad, &self.m_prev, coef.c_g, coef.c_m);
                 let cos = dg / (dd.sqrt() * gg.sqrt());
-                let vals = [w2.sqrt(), w2, cos, cos.clamp(-1.0, 1.0).acos().to_degrees(), b2, r2, loss, gg];
+                let vals = [
+                    w2.sqrt(),
+                    w2,
+                    cos,
+                    cos.clamp(-1.0, 1.0).acos().to_degrees(),
+                    b2,
+                    r2,
+                    loss,
+                    gg,
+                ];
                 for (s, v) in sums.iter_mut().zip(&vals) {
                     *s += v;
                 }
@@ -418,19 +505,25 @@ impl<'a> SeedSim<'a> {
                     c2_max = c2_max.max(c2);
                 }
             }
-            opt.apply(&mut self.x, &self.d);
-            if !self.x.iter().all(|v| v.is_finite()) {
+            if !apply_checked(opt.lr, &mut self.x, &self.d) {
                 diverged_at = Some(t);
                 break;
             }
         }
         let (final_loss, final_grad_norm, final_dist) = if diverged_at.is_none() {
             let fl = land.value_gradient(&self.x, &mut self.grad);
-            let dist = self
-                .minimizer
-                .as_ref()
-                .map(|xs| xs.iter().zip(&self.x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt());
-            (fl, self.grad.iter().map(|v| v * v).sum::<f64>().sqrt(), dist)
+            let dist = self.minimizer.as_ref().map(|xs| {
+                xs.iter()
+                    .zip(&self.x)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+            });
+            (
+                fl,
+                self.grad.iter().map(|v| v * v).sum::<f64>().sqrt(),
+                dist,
+            )
         } else {
             (f64::NAN, f64::NAN, None)
         };

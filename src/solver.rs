@@ -9,7 +9,10 @@
 //! ([`crate::runner`]) runs the same rule through the same [`Optimizer::direction`] without
 //! argmin's per-iteration overhead; the test `solver_matches_runner_rule` checks the two agree.
 
-use argmin::core::{CostFunction, Error as ArgminError, Gradient, IterState, Problem as ArgminProblemHandle, Solver, State as _, KV};
+use argmin::core::{
+    CostFunction, Error as ArgminError, Gradient, IterState, Problem as ArgminProblemHandle,
+    Solver, State as _, KV,
+};
 use ndarray::Array1;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -60,13 +63,20 @@ impl StochasticSolver {
     pub fn initial_point(&mut self) -> Array1<f64> {
         let (low, high) = (self.problem.init.low, self.problem.init.high);
         let d = self.problem.landscape.dim();
-        Array1::from_iter((0..d).map(|_| if high > low { self.rng.random_range(low..high) } else { low }))
+        Array1::from_iter((0..d).map(|_| {
+            if high > low {
+                self.rng.random_range(low..high)
+            } else {
+                low
+            }
+        }))
     }
 }
 
 impl<O> Solver<O, State> for StochasticSolver
 where
-    O: Gradient<Param = Array1<f64>, Gradient = Array1<f64>> + CostFunction<Param = Array1<f64>, Output = f64>,
+    O: Gradient<Param = Array1<f64>, Gradient = Array1<f64>>
+        + CostFunction<Param = Array1<f64>, Output = f64>,
 {
     fn name(&self) -> &str {
         match self.optimizer.kind {
@@ -78,7 +88,11 @@ where
         }
     }
 
-    fn next_iter(&mut self, problem: &mut ArgminProblemHandle<O>, mut state: State) -> Result<(State, Option<KV>), ArgminError> {
+    fn next_iter(
+        &mut self,
+        problem: &mut ArgminProblemHandle<O>,
+        mut state: State,
+    ) -> Result<(State, Option<KV>), ArgminError> {
         let mut x = state
             .take_param()
             .ok_or_else(|| ArgminError::msg("StochasticSolver needs an initial parameter (Executor::configure(|s| s.param(x0)))"))?;
@@ -89,9 +103,15 @@ where
             _ => return Err(ArgminError::msg("parameters must be contiguous")),
         };
         let land = self.problem.landscape.as_ref();
-        self.problem
-            .noise
-            .sample_minibatch(land, &xs, &gs, self.batch, &mut self.rng, &mut self.scratch, &mut self.g);
+        self.problem.noise.sample_minibatch(
+            land,
+            &xs,
+            &gs,
+            self.batch,
+            &mut self.rng,
+            &mut self.scratch,
+            &mut self.g,
+        );
         self.optimizer.direction(&self.g, &mut self.m, &mut self.d);
         let omega: Vec<f64> = self.d.iter().zip(&gs).map(|(d, g)| d - g).collect();
         let omega_norm = norm_sq(&omega).sqrt();
@@ -100,12 +120,16 @@ where
             *xi -= self.optimizer.lr * di;
         }
         if !x.iter().all(|v| v.is_finite()) {
-            return Err(ArgminError::msg(format!("diverged: non-finite iterate at iteration {}", state.get_iter())));
+            return Err(ArgminError::msg(format!(
+                "diverged: non-finite iterate at iteration {}",
+                state.get_iter()
+            )));
         }
         // argmin pairs `param` with `cost` to track the best point, so the cost is f(x_{t+1});
         // f(x_t), at the pre-update iterate where ω_t is measured, goes to the observers.
         let cost_next = problem.cost(&x)?;
-        let kv = argmin::kv!("omega_norm" => omega_norm; "cos_angle" => cos; "loss_pre_update" => cost;);
+        let kv =
+            argmin::kv!("omega_norm" => omega_norm; "cos_angle" => cos; "loss_pre_update" => cost;);
         Ok((state.param(x).gradient(grad).cost(cost_next), Some(kv)))
     }
 }

@@ -151,7 +151,9 @@ mod tests {
 
     #[test]
     fn welford_matches_two_pass_and_merge() {
-        let xs: Vec<f64> = (0..101).map(|i| ((i * 37) % 17) as f64 * 0.3 - 1.0).collect();
+        let xs: Vec<f64> = (0..101)
+            .map(|i| ((i * 37) % 17) as f64 * 0.3 - 1.0)
+            .collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
         let mut w = Welford::new();

@@ -210,7 +210,7 @@ fn points(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(5000))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn quadratic_derivatives_and_truth(

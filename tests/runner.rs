@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use argmin::core::{Executor, State};
-use momentum_smoothing::landscape::{ArgminProblem, Landscape, Quadratic, Rastrigin};
+use momentum_smoothing::landscape::{ArgminProblem, Landscape as _, Quadratic, Rastrigin};
 use momentum_smoothing::noise::NoiseLaw;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::runner::{run, InitBox, Problem, RunConfig};
@@ -22,7 +22,10 @@ fn quadratic_problem(eig: &[f64], sigma: f64) -> Problem {
     Problem {
         landscape: Arc::new(Quadratic::new(eig.to_vec(), None, 10.0).unwrap()),
         noise: NoiseLaw::Gaussian { sigma },
-        init: InitBox { low: -0.1, high: 0.1 },
+        init: InitBox {
+            low: -0.1,
+            high: 0.1,
+        },
     }
 }
 
@@ -43,11 +46,19 @@ fn same_bits_whatever_the_thread_count() {
     let problem = Problem {
         landscape: Arc::new(Rastrigin::new(7, 10.0).unwrap()),
         noise: NoiseLaw::Gaussian { sigma: 1.0 },
-        init: InitBox { low: -5.12, high: 5.12 },
+        init: InitBox {
+            low: -5.12,
+            high: 5.12,
+        },
     };
     let opt = Optimizer::new(OptimizerKind::Qhm, 0.002, 0.9, 0.7).unwrap();
     let c = cfg(opt, 4, 300, 50, 37);
-    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
     let a = pool(1).install(|| run(&problem, &c, None).unwrap());
     let b = pool(2).install(|| run(&problem, &c, None).unwrap());
     let sa = serde_json::to_string(&a.seeds).unwrap();
@@ -55,7 +66,10 @@ fn same_bits_whatever_the_thread_count() {
     assert_eq!(sa, sb);
     let ma: Vec<f64> = a.series.iter().map(|r| r.stats[1].mean()).collect();
     let mb: Vec<f64> = b.series.iter().map(|r| r.stats[1].mean()).collect();
-    assert_eq!(ma.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), mb.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    assert_eq!(
+        ma.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        mb.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
 }
 
 /// The measured stationary E‖ω‖² of every optimizer on a diagonal quadratic matches the exact
@@ -71,7 +85,12 @@ fn stationary_omega_matches_lyapunov() {
         let exact = stationary_moments(&opt, &eig, &[1.0; 4], 8.0).unwrap();
         let se = s.omega_norm_sq.std_dev / (s.omega_norm_sq.n as f64).sqrt();
         let dev = (s.omega_norm_sq.mean - exact.omega_sq).abs();
-        assert!(dev <= Z * se, "{kind}: measured {} ± {se}, exact {}", s.omega_norm_sq.mean, exact.omega_sq);
+        assert!(
+            dev <= Z * se,
+            "{kind}: measured {} ± {se}, exact {}",
+            s.omega_norm_sq.mean,
+            exact.omega_sq
+        );
         let se_b = s.omega_bias_sq.std_dev / (s.omega_bias_sq.n as f64).sqrt();
         assert!(
             (s.omega_bias_sq.mean - exact.omega_bias_sq).abs() <= Z * se_b.max(1e-15),
@@ -89,7 +108,10 @@ fn random_part_has_variance_cg2_c2_over_b() {
     let problem = Problem {
         landscape: Arc::new(Rastrigin::new(10, 10.0).unwrap()),
         noise: NoiseLaw::Gaussian { sigma: 2.0 },
-        init: InitBox { low: -5.12, high: 5.12 },
+        init: InitBox {
+            low: -5.12,
+            high: 5.12,
+        },
     };
     for kind in OptimizerKind::ALL {
         let opt = Optimizer::new(kind, 0.001, 0.8, 0.5).unwrap();
@@ -98,7 +120,11 @@ fn random_part_has_variance_cg2_c2_over_b() {
         let s = run(&problem, &c, None).unwrap().summarize(&problem);
         let want = cg * cg * 10.0 * 4.0 / 16.0;
         let se = s.omega_random_sq.std_dev / (s.omega_random_sq.n as f64).sqrt();
-        assert!((s.omega_random_sq.mean - want).abs() <= Z * se, "{kind}: {} vs {want}", s.omega_random_sq.mean);
+        assert!(
+            (s.omega_random_sq.mean - want).abs() <= Z * se,
+            "{kind}: {} vs {want}",
+            s.omega_random_sq.mean
+        );
         if kind == OptimizerKind::Sgd {
             assert_eq!(s.omega_bias_sq.mean, 0.0);
         }
@@ -122,13 +148,22 @@ fn bad_config_names_the_field() {
     let problem = quadratic_problem(&[1.0], 1.0);
     let opt = Optimizer::new(OptimizerKind::Sgd, 0.1, 0.0, 0.0).unwrap();
     let mut c = cfg(opt, 0, 10, 0, 1);
-    assert!(run(&problem, &c, None).unwrap_err().to_string().contains("batch"));
+    assert!(run(&problem, &c, None)
+        .unwrap_err()
+        .to_string()
+        .contains("batch"));
     c.batch = 1;
     c.burn_in = 10;
-    assert!(run(&problem, &c, None).unwrap_err().to_string().contains("burn-in"));
+    assert!(run(&problem, &c, None)
+        .unwrap_err()
+        .to_string()
+        .contains("burn-in"));
     c.burn_in = 0;
     c.every = 0;
-    assert!(run(&problem, &c, None).unwrap_err().to_string().contains("every"));
+    assert!(run(&problem, &c, None)
+        .unwrap_err()
+        .to_string()
+        .contains("every"));
 }
 
 /// argmin's Executor driving `StochasticSolver` follows the same trajectory as the runner's
@@ -138,7 +173,10 @@ fn argmin_solver_matches_runner() {
     let problem = quadratic_problem(&[1.0, 3.0, 9.0], 0.5);
     let opt = Optimizer::new(OptimizerKind::Nesterov, 0.02, 0.9, 0.0).unwrap();
     let steps = 200;
-    let c = RunConfig { seed: 77, ..cfg(opt, 4, steps, 0, 1) };
+    let c = RunConfig {
+        seed: 77,
+        ..cfg(opt, 4, steps, 0, 1)
+    };
     let r = run(&problem, &c, None).unwrap();
     let mut solver = StochasticSolver::new(opt, problem.clone(), 4, 77);
     let x0 = solver.initial_point();
@@ -148,5 +186,9 @@ fn argmin_solver_matches_runner() {
         .unwrap();
     let x = res.state().get_param().unwrap().to_vec();
     let f = problem.landscape.value(&x);
-    assert!((f - r.seeds[0].final_loss).abs() <= 1e-12 * f.abs().max(1.0), "{f} vs {}", r.seeds[0].final_loss);
+    assert!(
+        (f - r.seeds[0].final_loss).abs() <= 1e-12 * f.abs().max(1.0),
+        "{f} vs {}",
+        r.seeds[0].final_loss
+    );
 }

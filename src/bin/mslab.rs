@@ -16,7 +16,8 @@ use momentum_smoothing::runner::{self, Problem, RunConfig, INSTRUMENTS};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error};
 
-const ABOUT: &str = "The momentum-smoothing lab: what momentum does to the search-direction noise of SGD.
+const ABOUT: &str =
+    "The momentum-smoothing lab: what momentum does to the search-direction noise of SGD.
 
 Sato & Iiduka call ω_t = d_t − ∇f(x_t) the search-direction noise (d_t: the vector the optimizer
 multiplies by η) and claim it smooths f with degree δ = η ψ, ψ a bound on E‖ω‖. mslab prints the
@@ -42,20 +43,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Predicted ψ (bound on E‖ω‖) and δ = ηψ by every formula that applies.
-    #[command(after_help = "Example:\n  mslab predict --optimizer sgd --lr 0.1 --batch 8 --c2 1280\n\n\
+    #[command(
+        after_help = "Example:\n  mslab predict --optimizer sgd --lr 0.1 --batch 8 --c2 1280\n\n\
 In --json the key `delta` is the paper's formula (SGD ηC/√b, SHB the β̂ form, NSHB the v1 form)\n\
 and `psi` its ψ; other variants are listed under `formulas` with their own keys.\n\
-QHM and Nesterov: the paper gives no bound; predict says so instead of printing a number.")]
+QHM and Nesterov: the paper gives no bound; predict says so instead of printing a number."
+    )]
     Predict(PredictArgs),
     /// Run S seeds of an optimizer on a landscape file and set the measured ω beside the prediction.
-    #[command(after_help = "Example:\n  mslab simulate --landscape landscapes/quadratic-4d.toml --optimizer nshb --lr 0.05 \\\n        --batch 4 --beta 0.9 --steps 20000 --burn-in 2000 --seeds 100\n\n\
+    #[command(
+        after_help = "Example:\n  mslab simulate --landscape landscapes/quadratic-4d.toml --optimizer nshb --lr 0.05 \\\n        --batch 4 --beta 0.9 --steps 20000 --burn-in 2000 --seeds 100\n\n\
 Measured at the pre-update iterate x_t every k-th step after the burn-in: E‖ω‖, √E‖ω‖²,\n\
 the angle between d_t and ∇f(x_t), the bias E[ω|past] and the random rest, f(x_t), K.\n\
 95% confidence intervals are over seeds (each seed contributes its time average).\n\
 Seeds whose iterate becomes non-finite are reported as diverged and excluded.\n\
 With --out DIR: DIR/summary.json (provenance + config + summary), DIR/series.csv\n\
 (per-step statistics over seeds), DIR/seeds.csv (per-seed results); written atomically.\n\
-A DIR whose summary.json holds the same configuration is reused (the run is complete).")]
+A DIR whose summary.json holds the same configuration is reused (the run is complete)."
+    )]
     Simulate(SimulateArgs),
     /// List landscape files with their kind, dimension, noise law and C².
     Landscapes {
@@ -71,16 +76,16 @@ struct OptArgs {
     #[arg(long, value_parser = parse_kind)]
     optimizer: OptimizerKind,
     /// Learning rate η > 0.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: f64,
     /// Mini-batch size b >= 1.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch: f64,
     /// Momentum factor β in [0, 1) (ignored by sgd).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     beta: f64,
     /// QHM immediate discount ν in [0, 1].
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true)]
     nu: f64,
 }
 
@@ -89,10 +94,10 @@ struct PredictArgs {
     #[command(flatten)]
     opt: OptArgs,
     /// Per-sample gradient variance bound C² >= 0.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     c2: f64,
     /// Gradient-norm bound K >= 0 (needed by SHB and NSHB).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     k: Option<f64>,
     /// Print one JSON object.
     #[arg(long)]
@@ -247,10 +252,16 @@ fn exact_omega_sq(problem: &Problem, opt: &Optimizer, batch: usize) -> Option<f6
     let var: Vec<f64> = match &problem.noise {
         NoiseLaw::Gaussian { sigma } => vec![sigma * sigma; d],
         NoiseLaw::StudentT { sigma, .. } => vec![sigma * sigma; d],
-        NoiseLaw::Anisotropic { std_devs, rotation: None, .. } => std_devs.iter().map(|s| s * s).collect(),
+        NoiseLaw::Anisotropic {
+            std_devs,
+            rotation: None,
+            ..
+        } => std_devs.iter().map(|s| s * s).collect(),
         _ => return None,
     };
-    stationary::stationary_moments(opt, &eig, &var, batch as f64).ok().map(|m| m.omega_sq)
+    stationary::stationary_moments(opt, &eig, &var, batch as f64)
+        .ok()
+        .map(|m| m.omega_sq)
 }
 
 fn est_json(e: &Estimate) -> Value {
@@ -279,7 +290,10 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(dir) = &a.out {
         if !a.force {
             if let Some(done) = completed_run(dir, &config_json) {
-                eprintln!("{}: this configuration is already complete (use --force to rerun)", dir.display());
+                eprintln!(
+                    "{}: this configuration is already complete (use --force to rerun)",
+                    dir.display()
+                );
                 print_summary_value(&done, a.json);
                 return Ok(());
             }
@@ -287,9 +301,11 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     }
     let bar = ProgressBar::new(cfg.seeds as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} simulating [{bar:30}] {pos}/{len} seeds ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} simulating [{bar:30}] {pos}/{len} seeds ({eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     if a.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -355,10 +371,17 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
 fn completed_run(dir: &Path, config: &Value) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
-    (v.get("config")? == config).then(|| v.get("summary").cloned()).flatten()
+    (v.get("config")? == config)
+        .then(|| v.get("summary").cloned())
+        .flatten()
 }
 
-fn write_outputs(dir: &Path, config: &Value, summary: &Value, result: &runner::RunResult) -> Result<(), Error> {
+fn write_outputs(
+    dir: &Path,
+    config: &Value,
+    summary: &Value,
+    result: &runner::RunResult,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
         source,
@@ -381,7 +404,15 @@ fn write_outputs(dir: &Path, config: &Value, summary: &Value, result: &runner::R
     });
     let header_ref: Vec<&str> = header.iter().map(String::as_str).collect();
     write_csv(&dir.join("series.csv"), &header_ref, rows)?;
-    let mut sh = vec!["seed_index", "diverged_at", "final_loss", "final_grad_norm", "final_dist", "c2_mean", "c2_max"];
+    let mut sh = vec![
+        "seed_index",
+        "diverged_at",
+        "final_loss",
+        "final_grad_norm",
+        "final_dist",
+        "c2_mean",
+        "c2_max",
+    ];
     sh.extend(INSTRUMENTS);
     let seed_rows = result.seeds.iter().map(|s| {
         let mut row = vec![
@@ -416,7 +447,9 @@ fn fmt_ci(v: &Value) -> String {
 }
 
 fn num(v: &Value) -> String {
-    v.as_f64().map(|x| format!("{x:.5}")).unwrap_or_else(|| "open".into())
+    v.as_f64()
+        .map(|x| format!("{x:.5}"))
+        .unwrap_or_else(|| "open".into())
 }
 
 fn print_summary_value(s: &Value, json_out: bool) {
@@ -435,18 +468,48 @@ fn print_summary_value(s: &Value, json_out: bool) {
             None => String::new(),
         }
     );
-    println!("  predicted   ψ = {}   δ = ηψ = {}   (C² = {}, K measured = {})", num(&s["psi_bound"]), num(&s["delta_pred"]), num(&s["c2"]), num(&s["k"]));
+    println!(
+        "  predicted   ψ = {}   δ = ηψ = {}   (C² = {}, K measured = {})",
+        num(&s["psi_bound"]),
+        num(&s["delta_pred"]),
+        num(&s["c2"]),
+        num(&s["k"])
+    );
     if let Some(r) = s["prediction"]["open"].as_str() {
         println!("              open: {r}");
     }
-    println!("  measured    E‖ω‖   = {}  95% CI {}", num(&s["omega_norm_mean"]), fmt_ci(&s["omega_norm_ci95"]));
-    println!("              E‖ω‖²  = {}  95% CI {}", num(&s["omega_norm_sq_mean"]), fmt_ci(&s["omega_norm_sq_ci95"]));
+    println!(
+        "  measured    E‖ω‖   = {}  95% CI {}",
+        num(&s["omega_norm_mean"]),
+        fmt_ci(&s["omega_norm_ci95"])
+    );
+    println!(
+        "              E‖ω‖²  = {}  95% CI {}",
+        num(&s["omega_norm_sq_mean"]),
+        fmt_ci(&s["omega_norm_sq_ci95"])
+    );
     if !s["omega_norm_sq_exact"].is_null() {
-        println!("              exact stationary E‖ω‖² = {}", num(&s["omega_norm_sq_exact"]));
+        println!(
+            "              exact stationary E‖ω‖² = {}",
+            num(&s["omega_norm_sq_exact"])
+        );
     }
-    println!("              δ_emp = η E‖ω‖ = {}  95% CI {}", num(&s["delta_emp"]), fmt_ci(&s["delta_emp_ci95"]));
-    println!("              angle(d, ∇f) = {}°   E‖E[ω|past]‖² = {}   E‖random part‖² = {}", num(&s["angle_deg"]["mean"]), num(&s["omega_bias_sq"]["mean"]), num(&s["omega_random_sq"]["mean"]));
-    println!("  final loss  {}  95% CI {}", num(&s["final_loss_mean"]), fmt_ci(&s["final_loss_ci95"]));
+    println!(
+        "              δ_emp = η E‖ω‖ = {}  95% CI {}",
+        num(&s["delta_emp"]),
+        fmt_ci(&s["delta_emp_ci95"])
+    );
+    println!(
+        "              angle(d, ∇f) = {}°   E‖E[ω|past]‖² = {}   E‖random part‖² = {}",
+        num(&s["angle_deg"]["mean"]),
+        num(&s["omega_bias_sq"]["mean"]),
+        num(&s["omega_random_sq"]["mean"])
+    );
+    println!(
+        "  final loss  {}  95% CI {}",
+        num(&s["final_loss_mean"]),
+        fmt_ci(&s["final_loss_ci95"])
+    );
 }
 
 fn landscapes(dir: &Path) -> Result<(), Failure> {
@@ -459,7 +522,10 @@ fn landscapes(dir: &Path) -> Result<(), Failure> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
-    println!("{:<34} {:<16} {:>6}  {:<15} {:>12}  params", "file", "kind", "dim", "noise", "C²");
+    println!(
+        "{:<34} {:<16} {:>6}  {:<15} {:>12}  params",
+        "file", "kind", "dim", "noise", "C²"
+    );
     for p in &paths {
         match LandscapeFile::read(p).and_then(|f| f.build().map(|pr| (f, pr))) {
             Ok((f, pr)) => {
@@ -473,12 +539,16 @@ fn landscapes(dir: &Path) -> Result<(), Failure> {
                 };
                 println!(
                     "{:<34} {:<16} {:>6}  {:<15} {:>12}  {}",
-                    p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
                     f.kind,
                     f.dim,
                     pr.noise.name(),
                     c2,
-                    toml::to_string(&f.params).unwrap_or_default().replace('\n', " ")
+                    toml::to_string(&f.params)
+                        .unwrap_or_default()
+                        .replace('\n', " ")
                 );
             }
             Err(e) => println!("{:<34} error: {e}", p.display()),

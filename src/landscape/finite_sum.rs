@@ -90,15 +90,14 @@ impl TeacherStudent {
                 "hidden*(input_dim+1) to fit in memory",
             ));
         }
-        match n.checked_mul(p) {
-            Some(np) if np <= MAX_DATA_ENTRIES => {}
-            _ => return Err(Error::invalid(
+        if !matches!(n.checked_mul(p), Some(np) if np <= MAX_DATA_ENTRIES) {
+            return Err(Error::invalid(
                 "params.n_samples",
                 n,
                 format!(
                     "n_samples*input_dim <= {MAX_DATA_ENTRIES} (stored data) with input_dim = {p}"
                 ),
-            )),
+            ));
         }
 
         let mut teacher_rng = ChaCha8Rng::seed_from_u64(seed);

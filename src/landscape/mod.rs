@@ -17,7 +17,9 @@ mod finite_sum;
 mod quadratic;
 
 pub use argmin_impl::ArgminProblem;
-pub use benchmarks::{Ackley, DropWave, Griewank, Levy, MultiWell, Rastrigin, Rosenbrock, StyblinskiTang};
+pub use benchmarks::{
+    Ackley, DropWave, Griewank, Levy, MultiWell, Rastrigin, Rosenbrock, StyblinskiTang,
+};
 pub use finite_sum::TeacherStudent;
 pub use quadratic::Quadratic;
 
