@@ -217,7 +217,8 @@ pub struct Summary {
     /// K measured: √(max over measured steps t of the over-seed mean of ‖∇f(x_t)‖²).
     pub k: f64,
     /// C² used for predictions: the exact constant for constant-variance laws, else the largest
-    /// over-seed mean of C²(x_t) along the trajectories.
+    /// C²(x_t) seen on any seed at the evaluated steps (at most 64 per seed, evenly spaced): a
+    /// sup over the trajectories, as the paper's constant is.
     pub c2: f64,
     /// Over-seed mean of the time-averaged C²(x_t).
     pub c2_mean: f64,
@@ -447,6 +448,7 @@ impl<'a> SeedSim<'a> {
         let n_meas = cfg.measured_steps();
         let c2_stride = n_meas.div_ceil(MAX_C2_EVALS).max(1);
         let constant_c2 = problem.noise.constant_c2();
+        let finite_sum = matches!(problem.noise, NoiseLaw::FiniteSum);
         let mut sums = [0.0; N_INST];
         let mut c2_sum = 0.0;
         let mut c2_n = 0usize;
@@ -457,7 +459,11 @@ impl<'a> SeedSim<'a> {
             let loss = if measure {
                 land.value_gradient(&self.x, &mut self.grad)
             } else {
-                land.gradient(&self.x, &mut self.grad);
+                // The finite-sum law builds g_t from per-sample gradients and never reads ∇f:
+                // between measured steps the full gradient (n per-sample gradients) is skipped.
+                if !finite_sum {
+                    land.gradient(&self.x, &mut self.grad);
+                }
                 0.0
             };
             problem.noise.sample_minibatch(

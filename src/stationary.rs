@@ -297,6 +297,49 @@ pub fn stationary_moments_isotropic(
     stationary_moments(opt, eigenvalues, &s, batch)
 }
 
+/// The eigenvalues λ_i and per-sample noise variances s_i² in the eigenbasis of a problem, where
+/// [`stationary_moments`] applies: a diagonal quadratic with additive, unrotated noise (isotropic
+/// or anisotropic Gaussian, or Student-t, whose σ is its standard deviation). An error naming
+/// `landscape` or `noise.law` says why otherwise.
+pub fn problem_spectrum(problem: &crate::runner::Problem) -> Result<(Vec<f64>, Vec<f64>)> {
+    use crate::noise::NoiseLaw;
+    let land = problem.landscape.as_ref();
+    if land.kind() != "quadratic" {
+        return Err(Error::invalid(
+            "landscape",
+            land.kind(),
+            "a quadratic (the exact stationary moments need one)",
+        ));
+    }
+    let d = land.dim();
+    let mut h = vec![0.0; d * d];
+    land.hessian(&vec![0.0; d], &mut h);
+    if !(0..d).all(|i| (0..d).all(|j| i == j || h[i * d + j] == 0.0)) {
+        return Err(Error::invalid(
+            "landscape",
+            "a rotated quadratic",
+            "a diagonal quadratic",
+        ));
+    }
+    let eig = (0..d).map(|i| h[i * d + i]).collect();
+    let var = match &problem.noise {
+        NoiseLaw::Gaussian { sigma } | NoiseLaw::StudentT { sigma, .. } => vec![sigma * sigma; d],
+        NoiseLaw::Anisotropic {
+            std_devs,
+            rotation: None,
+            ..
+        } => std_devs.iter().map(|s| s * s).collect(),
+        other => {
+            return Err(Error::invalid(
+                "noise.law",
+                other.name(),
+                "additive, unrotated noise (gaussian, anisotropic without rotation, student_t)",
+            ))
+        }
+    };
+    Ok((eig, var))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,7 +100,19 @@ impl Welford {
 }
 
 /// Quantile of Student's t with `dof` degrees of freedom.
+///
+/// statrs' inverse CDF loses accuracy for very large `dof`; beyond 1,000 degrees of freedom the
+/// Cornish–Fisher expansion around the normal quantile z is used instead:
+/// t ≈ z + (z³ + z)/(4ν) + (5z⁵ + 16z³ + 3z)/(96ν²) (error O(ν⁻³) < 10⁻⁹ there).
 pub fn t_quantile(p: f64, dof: f64) -> f64 {
+    if dof > 1000.0 {
+        let Ok(n) = statrs::distribution::Normal::new(0.0, 1.0) else {
+            return f64::NAN;
+        };
+        let z = n.inverse_cdf(p);
+        let (z3, z5) = (z.powi(3), z.powi(5));
+        return z + (z3 + z) / (4.0 * dof) + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * dof * dof);
+    }
     match StudentsT::new(0.0, 1.0, dof) {
         Ok(t) => t.inverse_cdf(p),
         Err(_) => f64::NAN,
@@ -172,5 +184,9 @@ mod tests {
     fn t_quantile_known_values() {
         assert!((t_quantile(0.975, 10.0) - 2.228_138_851_986).abs() < 1e-6);
         assert!((t_quantile(0.975, 1e6) - 1.959_966).abs() < 1e-4);
+        // Both branches agree at the switch: t_{0.975, 1000} = 1.962339.
+        assert!((t_quantile(0.975, 1000.0) - 1.962_339).abs() < 1e-5);
+        assert!((t_quantile(0.975, 1001.0) - 1.962_334).abs() < 1e-5);
+        assert!((t_quantile(0.975, 99.0) - 1.984_217).abs() < 1e-5);
     }
 }

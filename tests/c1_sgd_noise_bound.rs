@@ -125,8 +125,17 @@ proptest! {
 fn c1_full_scale() {
     let t = std::time::Instant::now();
     let r = bounds::c1_sgd_bound(Scale::Full).unwrap();
-    println!("C1 full ({:.1}s): {:?}: {}", t.elapsed().as_secs_f64(), r.verdict, r.evidence);
+    println!(
+        "C1 full ({:.1}s): {:?}: {}",
+        t.elapsed().as_secs_f64(),
+        r.verdict,
+        r.evidence
+    );
     std::fs::create_dir_all("target/claims").unwrap();
-    std::fs::write("target/claims/C1.json", serde_json::to_string_pretty(&r).unwrap()).unwrap();
+    std::fs::write(
+        "target/claims/C1.json",
+        serde_json::to_string_pretty(&r).unwrap(),
+    )
+    .unwrap();
     assert_eq!(r.verdict, Verdict::Holds);
 }

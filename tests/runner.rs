@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use argmin::core::{Executor, State};
-use momentum_smoothing::landscape::{ArgminProblem, Landscape as _, Quadratic, Rastrigin};
+use momentum_smoothing::landscape::{ArgminProblem, Quadratic, Rastrigin};
 use momentum_smoothing::noise::NoiseLaw;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::runner::{run, InitBox, Problem, RunConfig};

@@ -22,11 +22,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::{json, Value};
 
 use momentum_smoothing::config::LandscapeFile;
-use momentum_smoothing::noise::NoiseLaw;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::output::{write_csv, write_json, Provenance};
 use momentum_smoothing::plot::{self, Dash, DataTable, DrawResult, Figure, LegendEntry, Theme};
-use momentum_smoothing::runner::{self, Problem, RunConfig};
+use momentum_smoothing::runner::{self, RunConfig};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error, Result};
 
@@ -615,37 +614,6 @@ mod omega_vs_batch {
         ("quick", "1 for a quick (smoke-test) run, else 0"),
     ];
 
-    /// Eigenvalues and per-coordinate noise variances of a diagonal quadratic with a Gaussian,
-    /// Student-t or unrotated anisotropic law: what `stationary_moments` needs.
-    fn quadratic_spectrum(problem: &Problem) -> Result<(Vec<f64>, Vec<f64>)> {
-        let land = problem.landscape.as_ref();
-        let not_exact = |why: &str| Error::invalid("landscape", land.kind(), why.to_string());
-        if land.kind() != "quadratic" {
-            return Err(not_exact(
-                "a quadratic (the exact stationary moments need one)",
-            ));
-        }
-        let d = land.dim();
-        let mut h = vec![0.0; d * d];
-        land.hessian(&vec![0.0; d], &mut h);
-        if !(0..d).all(|i| (0..d).all(|j| i == j || h[i * d + j] == 0.0)) {
-            return Err(not_exact("a diagonal quadratic"));
-        }
-        let eig = (0..d).map(|i| h[i * d + i]).collect();
-        let var = match &problem.noise {
-            NoiseLaw::Gaussian { sigma } | NoiseLaw::StudentT { sigma, .. } => {
-                vec![sigma * sigma; d]
-            }
-            NoiseLaw::Anisotropic {
-                std_devs,
-                rotation: None,
-                ..
-            } => std_devs.iter().map(|s| s * s).collect(),
-            _ => return Err(not_exact("a quadratic with additive, unrotated noise")),
-        };
-        Ok((eig, var))
-    }
-
     /// √ of an estimate of a non-negative quantity, CI ends clamped at 0 before the root.
     fn sqrt_est(e: &Estimate) -> Estimate {
         e.map(|v| v.max(0.0).sqrt())
@@ -682,7 +650,7 @@ mod omega_vs_batch {
                 "a law with constant C² (the figure uses the exact C²)",
             ));
         }
-        let (eig, var) = quadratic_spectrum(&problem)?;
+        let (eig, var) = momentum_smoothing::stationary::problem_spectrum(&problem)?;
         let (seeds, steps, burn_in) = budget(ctx.quick);
         let batches = plot::powers_of_two(B_EXP.0, B_EXP.1);
         let mut rows = Vec::new();

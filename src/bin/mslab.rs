@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use momentum_smoothing::config::{LandscapeFile, KINDS, LAWS};
-use momentum_smoothing::noise::NoiseLaw;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::output::{write_csv, write_json, Provenance};
 use momentum_smoothing::runner::{self, Problem, RunConfig, INSTRUMENTS};
@@ -62,6 +61,14 @@ With --out DIR: DIR/summary.json (provenance + config + summary), DIR/series.csv
 A DIR whose summary.json holds the same configuration is reused (the run is complete)."
     )]
     Simulate(SimulateArgs),
+    /// Run the claim experiments (C1–C13 that synthetic landscapes settle) and write their results.
+    #[command(
+        after_help = "Examples:\n  mslab claims --list\n  mslab claims --quick --only c2,c9\n  mslab claims --out figures/data/claims\n\n\
+Each experiment writes OUT/<key>.json (provenance, scale, verdict, evidence, rows), atomically.\n\
+--quick is the scale `cargo test` uses (seconds); the default (full) is the scale of the README\n\
+claims table and the figures (minutes)."
+    )]
+    Claims(ClaimsArgs),
     /// List landscape files with their kind, dimension, noise law and C².
     Landscapes {
         /// Folder of landscape files.
@@ -137,6 +144,22 @@ struct SimulateArgs {
     force: bool,
 }
 
+#[derive(Args)]
+struct ClaimsArgs {
+    /// List the experiments and exit.
+    #[arg(long)]
+    list: bool,
+    /// Run only these (comma-separated keys, e.g. c2,c9).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Small scale (what `cargo test` runs).
+    #[arg(long)]
+    quick: bool,
+    /// Folder for the results files.
+    #[arg(long, default_value = "figures/data/claims")]
+    out: PathBuf,
+}
+
 fn parse_kind(s: &str) -> Result<OptimizerKind, String> {
     OptimizerKind::parse(s).map_err(|e| e.to_string())
 }
@@ -156,6 +179,7 @@ fn main() -> ExitCode {
         Cmd::Predict(a) => predict(a),
         Cmd::Simulate(a) => simulate(a),
         Cmd::Landscapes { dir } => landscapes(&dir),
+        Cmd::Claims(a) => claims(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -235,30 +259,9 @@ fn predict(a: PredictArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Exact stationary E‖ω‖² where the landscape is a diagonal quadratic with additive Gaussian noise.
+/// Exact stationary E‖ω‖² where the landscape is a diagonal quadratic with additive noise.
 fn exact_omega_sq(problem: &Problem, opt: &Optimizer, batch: usize) -> Option<f64> {
-    let land = problem.landscape.as_ref();
-    if land.kind() != "quadratic" {
-        return None;
-    }
-    let d = land.dim();
-    let mut h = vec![0.0; d * d];
-    land.hessian(&vec![0.0; d], &mut h);
-    let diagonal = (0..d).all(|i| (0..d).all(|j| i == j || h[i * d + j] == 0.0));
-    if !diagonal {
-        return None;
-    }
-    let eig: Vec<f64> = (0..d).map(|i| h[i * d + i]).collect();
-    let var: Vec<f64> = match &problem.noise {
-        NoiseLaw::Gaussian { sigma } => vec![sigma * sigma; d],
-        NoiseLaw::StudentT { sigma, .. } => vec![sigma * sigma; d],
-        NoiseLaw::Anisotropic {
-            std_devs,
-            rotation: None,
-            ..
-        } => std_devs.iter().map(|s| s * s).collect(),
-        _ => return None,
-    };
+    let (eig, var) = stationary::problem_spectrum(problem).ok()?;
     stationary::stationary_moments(opt, &eig, &var, batch as f64)
         .ok()
         .map(|m| m.omega_sq)
@@ -510,6 +513,65 @@ fn print_summary_value(s: &Value, json_out: bool) {
         num(&s["final_loss_mean"]),
         fmt_ci(&s["final_loss_ci95"])
     );
+}
+
+fn claims(a: ClaimsArgs) -> Result<(), Failure> {
+    use momentum_smoothing::experiments::{registry, Scale};
+    let all = registry();
+    if a.list {
+        for e in &all {
+            println!("{:<5} {}", e.key, e.about);
+        }
+        return Ok(());
+    }
+    for key in &a.only {
+        if !all.iter().any(|e| e.key == key) {
+            let keys: Vec<&str> = all.iter().map(|e| e.key).collect();
+            return Err(
+                Error::invalid("only", key, format!("keys among: {}", keys.join(", "))).into(),
+            );
+        }
+    }
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|e| a.only.is_empty() || a.only.iter().any(|k| k == e.key))
+        .collect();
+    let scale = if a.quick { Scale::Quick } else { Scale::Full };
+    std::fs::create_dir_all(&a.out).map_err(|source| Error::Io {
+        path: a.out.display().to_string(),
+        source,
+    })?;
+    let bar = ProgressBar::new(chosen.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} claims [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut lines = Vec::new();
+    for e in chosen {
+        bar.set_message(e.key);
+        let started = std::time::Instant::now();
+        let report = (e.run)(scale)?;
+        let value = json!({
+            "provenance": Provenance::collect(),
+            "scale": scale,
+            "elapsed_s": started.elapsed().as_secs_f64(),
+            "report": report,
+        });
+        write_json(&a.out.join(format!("{}.json", e.key)), &value)?;
+        lines.push(format!(
+            "{:<5} {:<7} {}",
+            e.key,
+            format!("{:?}", report.verdict).to_lowercase(),
+            report.evidence
+        ));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
 }
 
 fn landscapes(dir: &Path) -> Result<(), Failure> {

@@ -74,6 +74,10 @@ pub struct Case {
     pub problem: Problem,
     /// η used for every optimizer on this case (small enough for SHB with β = 0.9 to be stable).
     pub lr: f64,
+    /// Seed divisor for costly cases (a step of the finite-sum case costs n per-sample
+    /// gradients for ∇f(x_t), a Student-t mini-batch b·d draws): their runs use
+    /// 1/`effort` of the seeds of [`Sizes`] (at least 8).
+    pub effort: usize,
 }
 
 impl Case {
@@ -95,6 +99,22 @@ impl Case {
                 },
             },
             lr,
+            effort: 1,
+        }
+    }
+
+    fn with_effort(mut self, effort: usize) -> Self {
+        self.effort = effort.max(1);
+        self
+    }
+
+    /// The run sizes for this case: [`Sizes`] with the seeds divided by `effort`.
+    pub fn sizes(&self, sizes: &Sizes) -> Sizes {
+        let div = |s: usize| (s / self.effort).max(8.min(s));
+        Sizes {
+            stat_seeds: div(sizes.stat_seeds),
+            traj_seeds: div(sizes.traj_seeds),
+            ..*sizes
         }
     }
 }
@@ -124,7 +144,12 @@ pub fn bound_cases(scale: Scale) -> Result<Vec<Case>> {
         .collect();
     let (ts_p, ts_h, ts_n) = match scale {
         Scale::Quick => (3, 4, 128),
-        Scale::Full => (5, 8, 512),
+        Scale::Full => (4, 4, 128),
+    };
+    // Seed divisors of the costly cases at Full scale (see `Case::effort`).
+    let (t_effort, ts_effort) = match scale {
+        Scale::Quick => (1, 1),
+        Scale::Full => (3, 4),
     };
     Ok(vec![
         Case::new(
@@ -154,7 +179,8 @@ pub fn bound_cases(scale: Scale) -> Result<Vec<Case>> {
             },
             (-5.12, 5.12),
             0.002,
-        ),
+        )
+        .with_effort(t_effort),
         Case::new(
             "styblinski_tang/multiplicative",
             Arc::new(StyblinskiTang::new(d)?),
@@ -178,7 +204,8 @@ pub fn bound_cases(scale: Scale) -> Result<Vec<Case>> {
             NoiseLaw::FiniteSum,
             (-1.0, 1.0),
             0.05,
-        ),
+        )
+        .with_effort(ts_effort),
     ])
 }
 
@@ -216,9 +243,9 @@ impl Sizes {
             },
             Scale::Full => Sizes {
                 stat_seeds: 48,
-                stat_burn_in: 1500,
-                stat_steps: 4000,
-                traj_seeds: 192,
+                stat_burn_in: 1000,
+                stat_steps: 3000,
+                traj_seeds: 128,
                 traj_steps: 2000,
                 batches: &[1, 8, 64],
                 betas: &[0.5, 0.9, 0.95],
@@ -342,7 +369,7 @@ pub struct Trajectory {
     pub k_upper: f64,
     /// C².
     pub c2: C2Constant,
-    /// Seeds run and seeds diverged.
+    /// Seeds run.
     pub seeds: usize,
     /// Seeds whose iterate became non-finite (excluded).
     pub diverged: usize,
@@ -578,6 +605,7 @@ fn bound_rows(
     formulas: &[Formula],
     sizes: &Sizes,
 ) -> Result<Vec<(serde_json::Value, Vec<BoundCheck>)>> {
+    let sizes = &case.sizes(sizes);
     let st = measure_stationary(&case.problem, opt, batch, sizes)?;
     let tr = measure_trajectory(&case.problem, opt, batch, sizes)?;
     let st_checks: Vec<BoundCheck> = formulas
@@ -640,6 +668,8 @@ pub struct Tally {
     pub max_ratio_lower: f64,
     /// Largest upper confidence end of the ratio.
     pub max_ratio_upper: f64,
+    /// Largest (E‖ω‖ − ψ_upper)/se seen (> z in a violating row).
+    pub max_excess_z: f64,
     /// Labels of the violating rows.
     pub violations: Vec<String>,
 }
@@ -650,6 +680,7 @@ fn tally(rows: &[(serde_json::Value, Vec<BoundCheck>)], key: &str, regime: Optio
         max_ratio: f64::NEG_INFINITY,
         max_ratio_lower: f64::NEG_INFINITY,
         max_ratio_upper: f64::NEG_INFINITY,
+        max_excess_z: f64::NEG_INFINITY,
         ..Default::default()
     };
     for (row, checks) in rows {
@@ -681,6 +712,7 @@ fn tally(rows: &[(serde_json::Value, Vec<BoundCheck>)], key: &str, regime: Optio
             t.min_ratio = t.min_ratio.min(c.ratio);
             t.max_ratio_lower = t.max_ratio_lower.max(c.ratio_ci.0);
             t.max_ratio_upper = t.max_ratio_upper.max(c.ratio_ci.1);
+            t.max_excess_z = t.max_excess_z.max(c.excess_z);
         }
     }
     t
@@ -742,16 +774,17 @@ pub fn c1_sgd_bound(scale: Scale) -> Result<ClaimReport> {
     };
     let evidence = format!(
         "E|w^SGD| <= C/sqrt(b) in {}/{} rows (6 landscapes x noise laws, b in {:?}, stationary and every step from x_0); \
-         tightness E|w|/psi stationary {:.3}-{:.3}, whole trajectory sup_t E|w_t|/psi <= {:.3} (simultaneous upper end; \
-         point max {:.3}); the gap is Jensen's (E|w|^2 = C^2/b {} for the constant-variance laws) plus, for the \
+         tightness E|w|/psi stationary {:.3}-{:.3}; whole trajectory: largest per-step over-seed mean / psi {:.3} \
+         (a max over up to 2000 noisy steps; largest excess {:.2} s.e. < {Z_TRAJECTORY}; simultaneous upper end {:.3}); the gap is Jensen's (E|w|^2 = C^2/b {} for the constant-variance laws) plus, for the \
          multiplicative and finite-sum laws, C^2(x_t) below its sup",
         t.rows - t.violated,
         t.rows,
         sizes.batches,
         t_st.min_ratio,
         t_st.max_ratio,
-        t_tr.max_ratio_upper,
         t_tr.max_ratio,
+        t_tr.max_excess_z,
+        t_tr.max_ratio_upper,
         if identity_fail.is_empty() { "within 4 s.e." } else { "FAILED" }
     );
     let counter_example = if t.violated > 0 || !identity_fail.is_empty() {
@@ -939,16 +972,46 @@ fn bisect(mut lo: f64, mut hi: f64, f: impl Fn(f64) -> f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The exact stationary threshold of the v3 hypothesis on a one-dimensional quadratic
+/// f(x) = λx²/2 with additive Gaussian noise: the effective step s* = η(1 − β)λ above which the
+/// stationary E|ω^NSHB| exceeds C/√((1 − β)b). ω is then Gaussian (a linear function of the
+/// Gaussian state and noise), so E|ω| = √(2/π)·√(E ω²) with E ω² from
+/// [`stationary_moments`]. Since E ω² ∝ C²/b and depends on η and λ only through ηλ, s* does
+/// not depend on b, C or λ. `None` when E|ω| stays below the hypothesis over the whole
+/// stability range 0 < s < 2(1 + β) (β = 0, where NSHB is SGD).
+pub fn nshb_v3_stationary_threshold(beta: f64) -> Result<Option<f64>> {
+    let opt0 = Optimizer::new(OptimizerKind::Nshb, 1.0, beta, 0.0)?;
+    let v3 = theory::psi_nshb_v3_hypothesis(beta, 1.0, 1.0);
+    let gap = |s: f64| -> f64 {
+        let lr = s / (1.0 - beta);
+        Optimizer::new(OptimizerKind::Nshb, lr, opt0.beta, 0.0)
+            .and_then(|o| stationary_moments(&o, &[1.0], &[1.0], 1.0))
+            .map(|m| (2.0 / std::f64::consts::PI).sqrt() * m.omega_sq.sqrt() - v3)
+            .unwrap_or(f64::INFINITY)
+    };
+    let edge = 2.0 * (1.0 + beta);
+    let n = 4000;
+    let mut prev = 1e-9;
+    for i in 1..n {
+        let s = edge * i as f64 / n as f64;
+        if gap(s) > 0.0 {
+            return Ok(Some(bisect(prev, s, gap)));
+        }
+        prev = s;
+    }
+    Ok(None)
+}
+
 /// The smallest counter-examples to the v3 hypothesis the toolkit finds, in d = 1 with
 /// f(x) = x²/2, Gaussian noise σ = 1, b = 1, β = 0.9 (v3 value √10 = 3.162):
 ///
 /// * **stationary**: the smallest η on the grid 10, 11, …, 37 (stable up to η(1 − β) < 3.8)
 ///   at which the measured stationary E|ω| exceeds √10 by more than [`Z_STATIONARY`] standard
-///   errors; the exact threshold (from the exact stationary E ω² and Gaussianity of ω) is
-///   η* ≈ 21.6;
+///   errors (found: η = 19); the exact threshold (from the exact stationary E ω² and the
+///   Gaussianity of ω, [`nshb_v3_stationary_threshold`]) is η* = 18.19;
 /// * **transient**: t = 0 from a fixed x_0, η = 0.1: ω_0 = −β x_0 + (1 − β)ξ_0, the smallest x_0
 ///   on the grid 3.0, 3.1, … at which the measured E|ω_0| exceeds √10 by more than
-///   [`Z_TRAJECTORY`] standard errors (exact threshold x_0* ≈ 3.51).
+///   [`Z_TRAJECTORY`] standard errors (found: x_0 = 3.6; exact threshold x_0* = 3.514).
 pub fn nshb_v3_counter_examples(scale: Scale) -> Result<Vec<V3CounterExample>> {
     let (beta, b, sigma) = (0.9, 1usize, 1.0);
     let c2 = sigma * sigma;
@@ -1092,6 +1155,10 @@ pub fn c3_nshb_bound(scale: Scale) -> Result<ClaimReport> {
     let v3_st = tally(&all, "nshb_v3_hypothesis", Some("stationary"));
     let v3_tr = tally(&all, "nshb_v3_hypothesis", Some("trajectory"));
     let ces = nshb_v3_counter_examples(scale)?;
+    let thresholds: Vec<(f64, Option<f64>)> = [0.0, 0.5, 0.9, 0.95, 0.99]
+        .iter()
+        .map(|&beta| nshb_v3_stationary_threshold(beta).map(|s| (beta, s)))
+        .collect::<Result<_>>()?;
     let v1_ok = v1.violated == 0 && tight.violated == 0;
     let v3_fails = v3_st.violated + v3_tr.violated > 0 || !ces.is_empty();
     let verdict = match (v1_ok, v3_fails) {
@@ -1102,7 +1169,9 @@ pub fn c3_nshb_bound(scale: Scale) -> Result<ClaimReport> {
     let evidence = format!(
         "v1 form holds in {}/{} rows (tightness stationary {:.3}-{:.3}, trajectory max over t {:.3}-{:.3}); \
          v3 hypothesis C/sqrt((1-beta)b) fails in {}/{} stationary rows and {}/{} whole-trajectory rows \
-         (transient bias -beta grad f(x_0)), stationary ratio up to {:.3}; smallest counter-examples: {}",
+         (transient bias -beta grad f(x_0)), stationary ratio up to {:.3}; smallest counter-examples: {}; \
+         exact stationary thresholds on a 1-d quadratic, effective step eta(1-beta)lambda above which v3 fails \
+         (any b, C): {}",
         v1.rows - v1.violated,
         v1.rows,
         v1_st.min_ratio,
@@ -1120,7 +1189,15 @@ pub fn c3_nshb_bound(scale: Scale) -> Result<ClaimReport> {
                 c.regime, c.lr, c.x0, c.measured, c.se, c.psi_v3, c.z
             ))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; "),
+        thresholds
+            .iter()
+            .map(|(b, s)| match s {
+                Some(s) => format!("beta {b}: {s:.3} (stable < {:.2})", 2.0 * (1.0 + b)),
+                None => format!("beta {b}: never"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let counter_example = Some(format!(
         "v3 hypothesis: {}{}",
@@ -1144,6 +1221,9 @@ pub fn c3_nshb_bound(scale: Scale) -> Result<ClaimReport> {
         ces.iter()
             .map(|c| json!({"regime": "v3_counter_example", "example": c})),
     );
+    rows.extend(thresholds.iter().map(
+        |(b, s)| json!({"regime": "v3_stationary_threshold", "beta": b, "effective_step": s}),
+    ));
     Ok(ClaimReport {
         claim: "C3",
         verdict,
@@ -1218,6 +1298,7 @@ pub fn large_batch_cases(scale: Scale) -> Result<Vec<Case>> {
                 // Gaussian law of the same variance instead.
                 c.problem.noise = NoiseLaw::Gaussian { sigma };
                 c.name = "rastrigin/gaussian".to_string();
+                c.effort = 1;
             }
             c
         })
@@ -1231,6 +1312,7 @@ pub fn large_batch_point(
     batch: usize,
     sizes: &Sizes,
 ) -> Result<LargeBatchPoint> {
+    let sizes = &case.sizes(sizes);
     let st = measure_stationary(&case.problem, opt, batch, sizes)?;
     let tr = measure_trajectory(&case.problem, opt, batch, sizes)?;
     if st.summary.diverged > 0 || tr.diverged > 0 {

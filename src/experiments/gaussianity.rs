@@ -103,7 +103,7 @@ fn standardized_sorted(x: &[f64], min_n: usize, what: &str) -> Result<Vec<f64>> 
         ));
     }
     let (m, s) = mean_sd(x);
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         return Err(Error::invalid(
             format!("{what} sample"),
             "constant",
@@ -440,7 +440,7 @@ pub struct CovarianceSpectrum {
 
 /// The sample mean and covariance S (divisor n − 1) of n vectors stored row-major (n × d).
 pub fn sample_covariance(samples: &[f64], d: usize) -> Result<(Vec<f64>, Mat<f64>)> {
-    if d == 0 || samples.len() % d != 0 {
+    if d == 0 || !samples.len().is_multiple_of(d) {
         return Err(Error::invalid(
             "samples",
             format!("{} numbers", samples.len()),
@@ -509,7 +509,7 @@ pub fn covariance_spectrum(samples: &[f64], d: usize) -> Result<CovarianceSpectr
     let lmin = eigenvalues[d - 1];
 
     // Mardia's b2 from the whitened samples y = Λ^{-1/2} Uᵀ (x − x̄), ML scaling.
-    let singular = !(lmin > 1e-12 * lmax);
+    let singular = lmin.is_nan() || lmin <= 1e-12 * lmax;
     let (mardia_b2, mardia_z) = if singular {
         (f64::NAN, f64::NAN)
     } else {
@@ -650,7 +650,7 @@ pub fn normality_family(
     dirs: &[Vec<f64>],
     null: &LillieforsNull,
 ) -> Result<FamilyResult> {
-    if d == 0 || samples.len() % d != 0 {
+    if d == 0 || !samples.len().is_multiple_of(d) {
         return Err(Error::invalid(
             "samples",
             samples.len(),
@@ -865,7 +865,7 @@ pub fn memory_steps(opt: &Optimizer, eigenvalues: &[f64], tol: f64) -> Result<us
         .iter()
         .map(|&l| spectral_radius(&transition(&c, opt.lr, l).0))
         .fold(0.0, f64::max);
-    if !(rho < 1.0) {
+    if rho.is_nan() || rho >= 1.0 {
         return Err(Error::invalid(
             "lr",
             opt.lr,
@@ -1520,13 +1520,27 @@ pub fn c4_report(scale: Scale, table: &[C4Row], sweeps: &[StudentSweep]) -> Clai
             r.optimizer, r.landscape, r.law, r.batch, r.dim, r.n
         )
     };
+    // The simplest counter-examples first: the quadratic before the nonlinear landscapes, SGD
+    // before the momentum methods; then the strongest evidence.
+    let simplicity = |r: &C4Row| {
+        (
+            r.landscape != "quadratic",
+            r.optimizer != OptimizerKind::Sgd,
+        )
+    };
     let worst_normal = table
         .iter()
         .filter(|r| r.normality_rejected)
-        .min_by(|a, b| a.omega.ad_bonferroni_p.total_cmp(&b.omega.ad_bonferroni_p));
+        .min_by(|a, b| {
+            simplicity(a)
+                .cmp(&simplicity(b))
+                .then(a.omega.ad_bonferroni_p.total_cmp(&b.omega.ad_bonferroni_p))
+        });
+    let pr_ratio = |r: &C4Row| r.spectrum.participation_ratio_corrected / r.dim as f64;
     let worst_iso = table.iter().filter(|r| r.isotropy_rejected).min_by(|a, b| {
-        (a.spectrum.participation_ratio_corrected / a.dim as f64)
-            .total_cmp(&(b.spectrum.participation_ratio_corrected / b.dim as f64))
+        simplicity(a)
+            .cmp(&simplicity(b))
+            .then(pr_ratio(a).total_cmp(&pr_ratio(b)))
     });
     let mut ce = Vec::new();
     if let Some(r) = worst_normal {

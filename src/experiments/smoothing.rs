@@ -619,23 +619,142 @@ pub fn mc_smoothed(
     }
 }
 
-/// argmin f̂ from `x0` by argmin's L-BFGS (memory 7) with the More–Thuente line search,
-/// on `ArgminProblem(f)`; gradient tolerance 1e-10, at most 500 iterations.
+/// Most cost + gradient evaluations [`argmin_smoothed`] allows argmin (see [`Budgeted`]).
+pub const ARGMIN_EVAL_BUDGET: usize = 20_000;
+
+/// An argmin problem with an evaluation budget: `ArgminProblem(f)` that counts cost and
+/// gradient calls, remembers the best point seen, and returns an error once the budget is spent.
+///
+/// Why: argmin 0.11's L-BFGS runs its More–Thuente line search in an inner `Executor` without an
+/// iteration limit, and near a minimum, where f changes by less than its rounding, that line
+/// search can loop for ever (seen here on the 1-d smoothed double well; cf. argmin-rs/argmin
+/// issue #400 on More–Thuente's minimum step √ε). The budget turns that into an error after
+/// which the best point seen is used.
+pub struct Budgeted<'a> {
+    inner: ArgminProblem<&'a SmoothedLandscape>,
+    evals: std::sync::atomic::AtomicUsize,
+    max: usize,
+    best: std::sync::Mutex<(f64, Vec<f64>)>,
+}
+
+impl<'a> Budgeted<'a> {
+    /// Wrap f with a budget of `max` evaluations.
+    pub fn new(f: &'a SmoothedLandscape, max: usize) -> Self {
+        Self {
+            inner: ArgminProblem(f),
+            evals: std::sync::atomic::AtomicUsize::new(0),
+            max,
+            best: std::sync::Mutex::new((f64::INFINITY, Vec::new())),
+        }
+    }
+
+    fn tick(&self) -> std::result::Result<(), argmin::core::Error> {
+        let n = self
+            .evals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= self.max {
+            return Err(argmin::core::ArgminError::NotInitialized {
+                text: "evaluation budget spent".into(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Evaluations used so far.
+    pub fn evaluations(&self) -> usize {
+        self.evals.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The best (cost, point) seen so far.
+    pub fn best(&self) -> (f64, Vec<f64>) {
+        match self.best.lock() {
+            Ok(b) => b.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+impl argmin::core::CostFunction for Budgeted<'_> {
+    type Param = Array1<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Array1<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        self.tick()?;
+        let c = self.inner.cost(p)?;
+        if let Ok(mut b) = self.best.lock() {
+            if c < b.0 {
+                *b = (c, p.to_vec());
+            }
+        }
+        Ok(c)
+    }
+}
+
+impl argmin::core::Gradient for Budgeted<'_> {
+    type Param = Array1<f64>;
+    type Gradient = Array1<f64>;
+
+    fn gradient(&self, p: &Array1<f64>) -> std::result::Result<Array1<f64>, argmin::core::Error> {
+        self.tick()?;
+        argmin::core::Gradient::gradient(&self.inner, p)
+    }
+}
+
+/// Shared access, so that the budget and the best point survive an argmin error.
+impl argmin::core::CostFunction for &Budgeted<'_> {
+    type Param = Array1<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Array1<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        (**self).cost(p)
+    }
+}
+
+impl argmin::core::Gradient for &Budgeted<'_> {
+    type Param = Array1<f64>;
+    type Gradient = Array1<f64>;
+
+    fn gradient(&self, p: &Array1<f64>) -> std::result::Result<Array1<f64>, argmin::core::Error> {
+        argmin::core::Gradient::gradient(*self, p)
+    }
+}
+
+/// argmin f̂ from `x0` by argmin's L-BFGS (memory 7) with the More–Thuente line search, on
+/// `ArgminProblem(f)` behind an evaluation budget ([`Budgeted`], [`ARGMIN_EVAL_BUDGET`]);
+/// gradient tolerance 1e-9, at most 500 iterations. Returns the best point argmin reports, or,
+/// if the budget ran out, the best point evaluated.
 pub fn argmin_smoothed(f: &SmoothedLandscape, x0: &[f64]) -> Result<Vec<f64>> {
+    use argmin::core::CostFunction as _;
     let fail = |e: argmin::core::Error| Error::Open(format!("L-BFGS on f̂_δ failed: {e}"));
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
-        .with_tolerance_grad(1e-10)
+        .with_tolerance_grad(1e-9)
         .map_err(fail)?
         .with_tolerance_cost(0.0)
         .map_err(fail)?;
-    let res = Executor::new(ArgminProblem(f), solver)
-        .configure(|s| s.param(Array1::from(x0.to_vec())).max_iters(500))
-        .run()
-        .map_err(fail)?;
-    res.state()
-        .get_best_param()
-        .map(|p| p.to_vec())
-        .ok_or_else(|| Error::Open("L-BFGS on f̂_δ returned no parameter".into()))
+    let problem = Budgeted::new(f, ARGMIN_EVAL_BUDGET);
+    let x0a = Array1::from(x0.to_vec());
+    let f0 = problem.cost(&x0a).map_err(fail)?;
+    let run = Executor::new(&problem, solver)
+        .configure(|s| s.param(x0a).max_iters(500))
+        .run();
+    let (best_cost, best_seen) = problem.best();
+    match run {
+        Ok(res) => {
+            let state = res.state();
+            match state.get_best_param() {
+                Some(p) if state.get_best_cost() <= best_cost => Ok(p.to_vec()),
+                _ => Ok(best_seen),
+            }
+        }
+        Err(e) => {
+            if problem.evaluations() >= ARGMIN_EVAL_BUDGET && best_cost <= f0 {
+                Ok(best_seen)
+            } else {
+                Err(fail(e))
+            }
+        }
+    }
 }
 
 // =============================================================================================
@@ -864,8 +983,10 @@ fn sample_states(
                 (vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
             let mut scratch = NoiseScratch::new(d);
             let mut out = Vec::new();
+            let mut next = start;
             for t in 0..steps {
-                if t >= start && (t - start) % stride == 0 && out.len() < per_seed {
+                if t == next && out.len() < per_seed {
+                    next += stride;
                     out.push(StepState {
                         seed: i,
                         x: x.clone(),
@@ -1087,10 +1208,10 @@ fn rel_dev(
         sm.gradient(&s.y, &mut g);
         let mut dev = 0.0;
         let mut step = 0.0;
-        for i in 0..d {
-            let pred = s.y[i] - eta * g[i];
-            dev += (s.mu[i] - pred).powi(2);
-            step += (s.mu[i] - s.y[i]).powi(2);
+        for ((yi, mi), gi) in s.y.iter().zip(&s.mu).zip(&g) {
+            let pred = yi - eta * gi;
+            dev += (mi - pred).powi(2);
+            step += (mi - yi).powi(2);
         }
         per_seed[s.seed].0 += dev;
         per_seed[s.seed].1 += step;
@@ -1187,7 +1308,11 @@ impl CollapseSetup {
         let (dd, t) = (self.depth, self.tilt);
         let tmax = 8.0 * dd / (3.0 * 3.0_f64.sqrt());
         if !(t > 0.0 && t < tmax) {
-            return Err(Error::invalid("tilt", t, format!("a number in (0, {tmax}) (two wells, global one at x < 0)")));
+            return Err(Error::invalid(
+                "tilt",
+                t,
+                format!("a number in (0, {tmax}) (two wells, global one at x < 0)"),
+            ));
         }
         let fp = |x: f64| 4.0 * dd * x * (x * x - 1.0) + t;
         let c = 1.0 / 3.0_f64.sqrt();
@@ -1267,12 +1392,21 @@ pub struct CollapseOutcome {
 /// Run one configuration: the runner (for K and the final losses) and the same draws again in
 /// this module's loop (for the iterates, which the runner does not keep).
 pub fn collapse_outcome(setup: &CollapseSetup, cfg: &CollapseConfig) -> Result<CollapseOutcome> {
-    let opt = Optimizer::new(cfg.optimizer.kind, cfg.optimizer.lr, cfg.optimizer.beta, cfg.optimizer.nu)?;
+    let opt = Optimizer::new(
+        cfg.optimizer.kind,
+        cfg.optimizer.lr,
+        cfg.optimizer.beta,
+        cfg.optimizer.nu,
+    )?;
     if !(cfg.sigma.is_finite() && cfg.sigma >= 0.0) {
         return Err(Error::invalid("sigma", cfg.sigma, "a finite number >= 0"));
     }
     if !(setup.horizon.is_finite() && setup.horizon > 0.0) {
-        return Err(Error::invalid("horizon", setup.horizon, "a finite number > 0"));
+        return Err(Error::invalid(
+            "horizon",
+            setup.horizon,
+            "a finite number > 0",
+        ));
     }
     let (_xstar, xb, xl) = setup.critical_points()?;
     let land: Arc<dyn Landscape> = Arc::new(MultiWell::new(1, setup.depth, setup.tilt)?);
@@ -1310,9 +1444,15 @@ pub fn collapse_outcome(setup: &CollapseSetup, cfg: &CollapseConfig) -> Result<C
             let mut acc = 0.0;
             for t in 0..steps {
                 land.gradient(&x, &mut grad);
-                problem
-                    .noise
-                    .sample_minibatch(land.as_ref(), &x, &grad, cfg.batch, &mut rng, &mut scratch, &mut g);
+                problem.noise.sample_minibatch(
+                    land.as_ref(),
+                    &x,
+                    &grad,
+                    cfg.batch,
+                    &mut rng,
+                    &mut scratch,
+                    &mut g,
+                );
                 opt.direction(&g, &mut m, &mut dir);
                 if t >= steps / 2 {
                     acc += x[0];
@@ -1425,7 +1565,11 @@ pub fn pair_test(name: &str, a: &CollapseOutcome, b: &CollapseOutcome) -> PairTe
     let (pa, pb) = (a.escape.mean, b.escape.mean);
     let pool = (a.escaped + b.escaped) as f64 / (na + nb);
     let se_pool = (pool * (1.0 - pool) * (1.0 / na + 1.0 / nb)).sqrt();
-    let z_escape = if se_pool > 0.0 { (pa - pb) / se_pool } else { 0.0 };
+    let z_escape = if se_pool > 0.0 {
+        (pa - pb) / se_pool
+    } else {
+        0.0
+    };
     let se_un = (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
     let welch = |ea: &Estimate, eb: &Estimate| -> (Estimate, f64) {
         let se = (ea.std_dev.powi(2) / ea.n as f64 + eb.std_dev.powi(2) / eb.n as f64).sqrt();
@@ -1546,10 +1690,17 @@ pub fn one_step_study(scale: Scale) -> Result<OneStepStudy> {
     let mut k = 0u64;
     for d in [2usize, 10] {
         let cases: [(Arc<dyn Landscape>, ClosedForm, f64); 2] = [
-            (Arc::new(Rastrigin::new(d, amplitude)?), ClosedForm::Rastrigin { amplitude }, 4.0),
+            (
+                Arc::new(Rastrigin::new(d, amplitude)?),
+                ClosedForm::Rastrigin { amplitude },
+                4.0,
+            ),
             (
                 Arc::new(MultiWell::new(d, 1.0, 0.5)?),
-                ClosedForm::MultiWell { depth: 1.0, tilt: 0.5 },
+                ClosedForm::MultiWell {
+                    depth: 1.0,
+                    tilt: 0.5,
+                },
                 1.5,
             ),
         ];
@@ -1639,12 +1790,17 @@ pub fn one_step_study(scale: Scale) -> Result<OneStepStudy> {
 /// * SHB / NSHB: the deviation at the best-fitting δ has its 95% interval above 0.5 of the step
 ///   (fails), in every dimension.
 ///
-/// Holds if all three hold for every optimizer; Mixed if the identity and SGD hold and the
-/// momentum rows fail; Fails otherwise.
+/// Holds if the identity and SGD hold and every momentum row is within 0.1 of smoothed GD at its
+/// best δ (95% lower end below 0.1); Mixed if the identity and SGD hold and every momentum row
+/// fails; Open if the momentum rows are in between; Fails if the identity or SGD fails.
 pub fn one_step_report(st: &OneStepStudy) -> ClaimReport {
     let inj_max = st.injected.iter().map(|c| c.max_abs_z).fold(0.0, f64::max);
     let identity_ok = inj_max < st.injected_z_threshold;
-    let mc_max = st.optimizers.iter().map(|o| o.mc_max_abs_z).fold(0.0, f64::max);
+    let mc_max = st
+        .optimizers
+        .iter()
+        .map(|o| o.mc_max_abs_z)
+        .fold(0.0, f64::max);
     let gauss_paper = |o: &StepDeviation| {
         o.fits
             .iter()
@@ -1652,7 +1808,12 @@ pub fn one_step_report(st: &OneStepStudy) -> ClaimReport {
             .map(|f| f.at_paper.pooled)
             .unwrap_or(f64::NAN)
     };
-    let best_low = |o: &StepDeviation| o.fits.iter().map(|f| f.at_best.rel.ci_low).fold(f64::INFINITY, f64::min);
+    let best_low = |o: &StepDeviation| {
+        o.fits
+            .iter()
+            .map(|f| f.at_best.rel.ci_low)
+            .fold(f64::INFINITY, f64::min)
+    };
     let sgd_ok = st
         .optimizers
         .iter()
@@ -1665,10 +1826,14 @@ pub fn one_step_report(st: &OneStepStudy) -> ClaimReport {
         .collect();
     let mom_fail = mom.iter().all(|o| best_low(o) > 0.5);
     let mom_ok = mom.iter().all(|o| best_low(o) < 0.1);
-    let verdict = match (identity_ok && mc_max < st.mc_z_threshold, sgd_ok, mom_ok, mom_fail) {
-        (true, true, true, _) => Verdict::Holds,
-        (true, true, false, _) => Verdict::Mixed,
-        _ => Verdict::Fails,
+    let verdict = if !(identity_ok && mc_max < st.mc_z_threshold && sgd_ok) {
+        Verdict::Fails
+    } else if mom_ok {
+        Verdict::Holds
+    } else if mom_fail {
+        Verdict::Mixed
+    } else {
+        Verdict::Open
     };
     let worst = mom
         .iter()
@@ -1710,12 +1875,14 @@ pub fn one_step_report(st: &OneStepStudy) -> ClaimReport {
         })
         .collect();
     let evidence = format!(
-        "Injected ω = ψu: identity exact (max |z| = {inj_max:.2} < {:.2} over {} checks, 4 kernels, d = 2, 10); \
+        "Injected ω = ψu: identity exact (max |z| = {inj_max:.2} < {:.2}, Bonferroni over the {} coordinates of {} checks: \
+         4 kernels, Rastrigin and multi-well, d = 2, 10); \
          kernel must be u's law (ball noise vs moment-matched Gaussian f̂: |z| = {:.1}). SGD with Gaussian noise: exact \
          under N(0, I/d) at δ = ηC/√b; under the paper's ball kernel the deviation is {}. SHB/NSHB: E[ω|past] = \
          (c_g − 1)∇f + c_m m_{{t−1}} ≠ 0 and the step deviates from smoothed GD by ≥ {:.2} of itself at every δ \
          (exact conditional means, checked against the real update rule: max |z| = {mc_max:.2} < {:.2}).",
         st.injected_z_threshold,
+        st.injected.iter().map(|c| c.dim).sum::<usize>(),
         st.injected.len(),
         st.wrong_kernel.max_abs_z,
         sgd_ball.join("; "),
@@ -1734,7 +1901,11 @@ pub fn one_step_report(st: &OneStepStudy) -> ClaimReport {
         claim: "C5",
         verdict,
         evidence,
-        counter_example: if verdict == Verdict::Holds { None } else { counter_example },
+        counter_example: if verdict == Verdict::Holds {
+            None
+        } else {
+            counter_example
+        },
         rows,
     }
 }
@@ -1795,7 +1966,14 @@ pub fn collapse_study(scale: Scale) -> Result<CollapseStudy> {
         seed += 1;
         seed
     };
-    let mk = |label: String, kind: OptimizerKind, lr: f64, beta: f64, batch: usize, sigma: f64, seed: u64| -> Result<CollapseConfig> {
+    let mk = |label: String,
+              kind: OptimizerKind,
+              lr: f64,
+              beta: f64,
+              batch: usize,
+              sigma: f64,
+              seed: u64|
+     -> Result<CollapseConfig> {
         Ok(CollapseConfig {
             label,
             optimizer: Optimizer::new(kind, lr, beta, 0.0)?,
@@ -1808,15 +1986,39 @@ pub fn collapse_study(scale: Scale) -> Result<CollapseStudy> {
     for lr in [0.01, 0.02, 0.04] {
         for batch in [1usize, 4] {
             for sigma in [sigma0, 2.0 * sigma0] {
-                grid.push(mk(format!("sgd(eta={lr},b={batch},sigma={sigma})"), OptimizerKind::Sgd, lr, 0.0, batch, sigma, next_seed())?);
+                grid.push(mk(
+                    format!("sgd(eta={lr},b={batch},sigma={sigma})"),
+                    OptimizerKind::Sgd,
+                    lr,
+                    0.0,
+                    batch,
+                    sigma,
+                    next_seed(),
+                )?);
             }
         }
     }
     for beta in [0.5, 0.9] {
         for batch in [1usize, 4] {
             let lr = eta0 * (1.0 - beta);
-            grid.push(mk(format!("shb(eta={lr:.4},beta={beta},b={batch},sigma={sigma0})"), OptimizerKind::Shb, lr, beta, batch, sigma0, next_seed())?);
-            grid.push(mk(format!("nshb(eta={eta0},beta={beta},b={batch},sigma={sigma0})"), OptimizerKind::Nshb, eta0, beta, batch, sigma0, next_seed())?);
+            grid.push(mk(
+                format!("shb(eta={lr:.4},beta={beta},b={batch},sigma={sigma0})"),
+                OptimizerKind::Shb,
+                lr,
+                beta,
+                batch,
+                sigma0,
+                next_seed(),
+            )?);
+            grid.push(mk(
+                format!("nshb(eta={eta0},beta={beta},b={batch},sigma={sigma0})"),
+                OptimizerKind::Nshb,
+                eta0,
+                beta,
+                batch,
+                sigma0,
+                next_seed(),
+            )?);
         }
     }
     let mut outcomes = Vec::new();
@@ -1830,17 +2032,58 @@ pub fn collapse_study(scale: Scale) -> Result<CollapseStudy> {
             .ok_or_else(|| Error::Open(format!("no configuration {label}")))
     };
     let base = find(&outcomes, &format!("sgd(eta={eta0},b=1,sigma={sigma0})"))?;
-    let shb9 = find(&outcomes, &format!("shb(eta={:.4},beta=0.9,b=1,sigma={sigma0})", eta0 * 0.1))?;
-    let nshb9 = find(&outcomes, &format!("nshb(eta={eta0},beta=0.9,b=1,sigma={sigma0})"))?;
+    let shb9 = find(
+        &outcomes,
+        &format!("shb(eta={:.4},beta=0.9,b=1,sigma={sigma0})", eta0 * 0.1),
+    )?;
+    let nshb9 = find(
+        &outcomes,
+        &format!("nshb(eta={eta0},beta=0.9,b=1,sigma={sigma0})"),
+    )?;
     // Extra partners with δ solved to equal the momentum run's δ_paper (which uses its measured K).
     let d_shb = outcomes[shb9].delta_paper;
     let d_nshb = outcomes[nshb9].delta_paper;
     let lr_shb = outcomes[shb9].config.optimizer.lr;
     let extras = [
-        mk(format!("sgd(eta={lr_shb:.4},b=1,sigma={:.4})=delta(shb)", d_shb / lr_shb), OptimizerKind::Sgd, lr_shb, 0.0, 1, d_shb / lr_shb, next_seed())?,
-        mk(format!("sgd(eta={eta0},b=1,sigma={:.4})=delta(shb)", d_shb / eta0), OptimizerKind::Sgd, eta0, 0.0, 1, d_shb / eta0, next_seed())?,
-        mk(format!("sgd(eta={eta0},b=1,sigma={:.4})=delta(nshb)", d_nshb / eta0), OptimizerKind::Sgd, eta0, 0.0, 1, d_nshb / eta0, next_seed())?,
-        mk(format!("sgd(eta={},b=2,sigma={sigma0})", 2.0 * eta0), OptimizerKind::Sgd, 2.0 * eta0, 0.0, 2, sigma0, next_seed())?,
+        mk(
+            format!(
+                "sgd(eta={lr_shb:.4},b=1,sigma={:.4})=delta(shb)",
+                d_shb / lr_shb
+            ),
+            OptimizerKind::Sgd,
+            lr_shb,
+            0.0,
+            1,
+            d_shb / lr_shb,
+            next_seed(),
+        )?,
+        mk(
+            format!("sgd(eta={eta0},b=1,sigma={:.4})=delta(shb)", d_shb / eta0),
+            OptimizerKind::Sgd,
+            eta0,
+            0.0,
+            1,
+            d_shb / eta0,
+            next_seed(),
+        )?,
+        mk(
+            format!("sgd(eta={eta0},b=1,sigma={:.4})=delta(nshb)", d_nshb / eta0),
+            OptimizerKind::Sgd,
+            eta0,
+            0.0,
+            1,
+            d_nshb / eta0,
+            next_seed(),
+        )?,
+        mk(
+            format!("sgd(eta={},b=2,sigma={sigma0})", 2.0 * eta0),
+            OptimizerKind::Sgd,
+            2.0 * eta0,
+            0.0,
+            2,
+            sigma0,
+            next_seed(),
+        )?,
     ];
     for c in &extras {
         outcomes.push(collapse_outcome(&setup, c)?);
@@ -1848,16 +2091,56 @@ pub fn collapse_study(scale: Scale) -> Result<CollapseStudy> {
     let o = &outcomes;
     let idx = |label: String| find(o, &label);
     let pairs_spec: Vec<(&str, usize, usize)> = vec![
-        ("E1 equal delta: sgd (eta, b) vs (2 eta, 4b)", base, idx(format!("sgd(eta={},b=4,sigma={sigma0})", 2.0 * eta0))?),
-        ("E1' equal delta: sgd (eta, b) vs (2 eta, 4b), sigma doubled", idx(format!("sgd(eta=0.01,b=1,sigma={})", 2.0 * sigma0))?, idx(format!("sgd(eta={eta0},b=4,sigma={})", 2.0 * sigma0))?),
-        ("E2 equal delta: shb vs sgd at the same eta, b", shb9, grid_len),
-        ("E2' equal delta: shb vs sgd at the same effective lr", shb9, grid_len + 1),
-        ("E3 equal delta: nshb vs sgd at the same eta, b", nshb9, grid_len + 2),
-        ("E4 control, identical noise law: sgd (b, sigma) vs (4b, 2 sigma)", base, idx(format!("sgd(eta={eta0},b=4,sigma={})", 2.0 * sigma0))?),
-        ("D1 different delta: sgd sigma vs 2 sigma", base, idx(format!("sgd(eta={eta0},b=1,sigma={})", 2.0 * sigma0))?),
-        ("D2 different delta, same theta: sgd (eta, b) vs (2 eta, 2b)", base, grid_len + 3),
-        ("D3 different delta, identical process: nshb(eta, beta) vs shb(eta(1-beta), beta)", nshb9, shb9),
-        ("D4 different delta, same theta: nshb(eta, beta) vs sgd(eta)", nshb9, base),
+        (
+            "E1 equal delta: sgd (eta, b) vs (2 eta, 4b)",
+            base,
+            idx(format!("sgd(eta={},b=4,sigma={sigma0})", 2.0 * eta0))?,
+        ),
+        (
+            "E1' equal delta: sgd (eta, b) vs (2 eta, 4b), sigma doubled",
+            idx(format!("sgd(eta=0.01,b=1,sigma={})", 2.0 * sigma0))?,
+            idx(format!("sgd(eta={eta0},b=4,sigma={})", 2.0 * sigma0))?,
+        ),
+        (
+            "E2 equal delta: shb vs sgd at the same eta, b",
+            shb9,
+            grid_len,
+        ),
+        (
+            "E2' equal delta: shb vs sgd at the same effective lr",
+            shb9,
+            grid_len + 1,
+        ),
+        (
+            "E3 equal delta: nshb vs sgd at the same eta, b",
+            nshb9,
+            grid_len + 2,
+        ),
+        (
+            "E4 control, identical noise law: sgd (b, sigma) vs (4b, 2 sigma)",
+            base,
+            idx(format!("sgd(eta={eta0},b=4,sigma={})", 2.0 * sigma0))?,
+        ),
+        (
+            "D1 different delta: sgd sigma vs 2 sigma",
+            base,
+            idx(format!("sgd(eta={eta0},b=1,sigma={})", 2.0 * sigma0))?,
+        ),
+        (
+            "D2 different delta, same theta: sgd (eta, b) vs (2 eta, 2b)",
+            base,
+            grid_len + 3,
+        ),
+        (
+            "D3 different delta, identical process: nshb(eta, beta) vs shb(eta(1-beta), beta)",
+            nshb9,
+            shb9,
+        ),
+        (
+            "D4 different delta, same theta: nshb(eta, beta) vs sgd(eta)",
+            nshb9,
+            base,
+        ),
     ];
     let pairs: Vec<PairTest> = pairs_spec
         .into_iter()
@@ -1883,7 +2166,11 @@ pub fn collapse_study(scale: Scale) -> Result<CollapseStudy> {
 /// and the different-δ control (D1) is distinguishable; Open otherwise.
 pub fn collapse_report(st: &CollapseStudy) -> ClaimReport {
     let equal: Vec<&PairTest> = st.pairs.iter().filter(|p| p.equal_delta).collect();
-    let broken: Vec<&PairTest> = equal.iter().filter(|p| p.distinguishable).copied().collect();
+    let broken: Vec<&PairTest> = equal
+        .iter()
+        .filter(|p| p.distinguishable)
+        .copied()
+        .collect();
     let d1 = st.pairs.iter().find(|p| p.name.starts_with("D1"));
     let verdict = if !broken.is_empty() {
         Verdict::Fails
@@ -1920,7 +2207,11 @@ pub fn collapse_report(st: &CollapseStudy) -> ClaimReport {
         .filter(|p| !p.equal_delta && !p.distinguishable)
         .map(|p| format!("{} (δ {:.3} vs {:.3})", p.name, p.delta.0, p.delta.1))
         .collect();
-    let predicted = st.outcomes.iter().filter(|o| o.predicted_escape_ball).count();
+    let predicted = st
+        .outcomes
+        .iter()
+        .filter(|o| o.predicted_escape_ball)
+        .count();
     let evidence = format!(
         "Tilted double well (D = 1, t = 0.5) from the wrong well, τ = {}, {} seeds per config: {}/{} \
          equal-δ pairs distinguishable (|z| > {Z_CRIT}); indistinguishable despite different δ: {}. \
