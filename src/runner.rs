@@ -62,6 +62,32 @@ pub struct InitBox {
     pub high: f64,
 }
 
+impl InitBox {
+    /// Draw x_0 ~ U([low, high]^d) from `rng` (the point mass `low` when low = high). Every
+    /// simulation in the crate draws its start this way, so that seed i of any experiment
+    /// starts where seed i of the runner starts.
+    pub fn sample<R: Rng + ?Sized>(&self, d: usize, rng: &mut R) -> Vec<f64> {
+        let (low, high) = (self.low, self.high);
+        (0..d)
+            .map(|_| {
+                if high > low {
+                    rng.random_range(low..high)
+                } else {
+                    low
+                }
+            })
+            .collect()
+    }
+}
+
+/// The generator of seed `index` of a run with base seed `seed`: ChaCha8 seeded with `seed`, on
+/// stream `index`.
+pub fn seed_rng(seed: u64, index: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index);
+    rng
+}
+
 /// What is being optimized: a landscape, its noise law and the initial distribution.
 #[derive(Clone)]
 pub struct Problem {
@@ -434,16 +460,8 @@ impl<'a> SeedSim<'a> {
         let land = problem.landscape.as_ref();
         let opt = &cfg.optimizer;
         let coef = opt.coefficients();
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        rng.set_stream(index as u64);
-        let InitBox { low, high } = problem.init;
-        for xi in self.x.iter_mut() {
-            *xi = if high > low {
-                rng.random_range(low..high)
-            } else {
-                low
-            };
-        }
+        let mut rng = seed_rng(cfg.seed, index as u64);
+        self.x = problem.init.sample(self.x.len(), &mut rng);
         self.m.iter_mut().for_each(|v| *v = 0.0);
         let n_meas = cfg.measured_steps();
         let c2_stride = n_meas.div_ceil(MAX_C2_EVALS).max(1);

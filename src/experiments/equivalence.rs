@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -79,16 +79,7 @@ impl<'a> Walker<'a> {
         let dim = land.dim();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
-        let InitBox { low, high } = problem.init;
-        let x = (0..dim)
-            .map(|_| {
-                if high > low {
-                    rng.random_range(low..high)
-                } else {
-                    low
-                }
-            })
-            .collect();
+        let x = problem.init.sample(dim, &mut rng);
         Walker {
             land,
             noise: &problem.noise,

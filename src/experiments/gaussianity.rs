@@ -802,16 +802,7 @@ fn omega_one_seed(problem: &Problem, cfg: &RunConfig, index: usize) -> Option<Ve
     let coef = opt.coefficients();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     rng.set_stream(index as u64);
-    let InitBox { low, high } = problem.init;
-    let mut x: Vec<f64> = (0..d)
-        .map(|_| {
-            if high > low {
-                rng.random_range(low..high)
-            } else {
-                low
-            }
-        })
-        .collect();
+    let mut x: Vec<f64> = problem.init.sample(d, &mut rng);
     let (mut grad, mut g, mut m, mut dir) =
         (vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
     let mut scratch = NoiseScratch::new(d);

@@ -969,16 +969,7 @@ fn sample_states(
         .map(|i| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             rng.set_stream(i as u64);
-            let InitBox { low, high } = problem.init;
-            let mut x: Vec<f64> = (0..d)
-                .map(|_| {
-                    if high > low {
-                        rng.random_range(low..high)
-                    } else {
-                        low
-                    }
-                })
-                .collect();
+            let mut x: Vec<f64> = problem.init.sample(d, &mut rng);
             let (mut grad, mut g, mut m, mut dir) =
                 (vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
             let mut scratch = NoiseScratch::new(d);
