@@ -20,6 +20,7 @@ const TWO_PI: f64 = std::f64::consts::TAU;
 
 /// (sin 2πx, cos 2πx) for finite x with |x| < 2⁵⁰.
 #[inline(always)]
+#[rustfmt::skip] // rustfmt takes exponential time on the nested Horner polynomials
 pub fn sincos_turns(x: f64) -> (f64, f64) {
     // n = round(4x) by the 1.5·2⁵² trick (round-half-even, branch-free, no SSE4.1 needed;
     // exact for |4x| < 2⁵¹): the low mantissa bits of `shifted` hold n in two's complement.
@@ -65,6 +66,7 @@ pub fn sincos_turns(x: f64) -> (f64, f64) {
 
 /// Natural logarithm of a positive, normal, finite x.
 #[inline(always)]
+#[rustfmt::skip] // as above
 pub fn ln(x: f64) -> f64 {
     const LN2: f64 = std::f64::consts::LN_2;
     let bits = x.to_bits();
