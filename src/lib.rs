@@ -19,6 +19,9 @@ pub mod runner;
 pub mod solver;
 pub mod stationary;
 pub mod stats;
+pub mod sweep;
 pub mod theory;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use error::{Error, Result};

@@ -5,8 +5,10 @@
 use serde::Serialize;
 
 pub mod bounds;
+pub mod critical;
 pub mod equivalence;
 pub mod gaussianity;
+pub mod igo;
 pub mod smoothing;
 
 /// How big to run an experiment.

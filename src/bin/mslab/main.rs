@@ -15,6 +15,12 @@ use momentum_smoothing::runner::{self, Problem, RunConfig, INSTRUMENTS};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error};
 
+mod critical;
+mod igo;
+mod sweep;
+#[cfg(feature = "torch")]
+mod train;
+
 const ABOUT: &str =
     "The momentum-smoothing lab: what momentum does to the search-direction noise of SGD.
 
@@ -69,6 +75,15 @@ Each experiment writes OUT/<key>.json (provenance, scale, verdict, evidence, row
 claims table and the figures (minutes)."
     )]
     Claims(ClaimsArgs),
+    /// Critical batch size: SFO N(b) = b·T(b) over batch sizes, b*, and C² three ways (C7, C8).
+    Critical(critical::CriticalArgs),
+    /// Implicit graduated optimization: schedules that decrease δ, against global solvers (C12).
+    Igo(igo::IgoArgs),
+    /// Run a grid of runs from a sweep file; finished runs are skipped, killed sweeps resume.
+    Sweep(sweep::SweepArgs),
+    /// Train a real network with libtorch and measure ω on it (feature `torch`).
+    #[cfg(feature = "torch")]
+    Train(train::TrainArgs),
     /// List landscape files with their kind, dimension, noise law and C².
     Landscapes {
         /// Folder of landscape files.
@@ -180,6 +195,11 @@ fn main() -> ExitCode {
         Cmd::Simulate(a) => simulate(a),
         Cmd::Landscapes { dir } => landscapes(&dir),
         Cmd::Claims(a) => claims(a),
+        Cmd::Critical(a) => critical::run(a),
+        Cmd::Igo(a) => igo::run(a),
+        Cmd::Sweep(a) => sweep::run(a),
+        #[cfg(feature = "torch")]
+        Cmd::Train(a) => train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
