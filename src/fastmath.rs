@@ -18,9 +18,61 @@ use rand::Rng;
 
 const TWO_PI: f64 = std::f64::consts::TAU;
 
+/// Taylor coefficients of sin θ / θ in powers of θ² (to θ¹⁶).
+const SIN_COEFFS: [f64; 9] = [
+    1.0,
+    -1.0 / 6.0,
+    1.0 / 120.0,
+    -1.0 / 5040.0,
+    1.0 / 362_880.0,
+    -1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    -1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+];
+
+/// Taylor coefficients of cos θ in powers of θ² (to θ¹⁶).
+const COS_COEFFS: [f64; 9] = [
+    1.0,
+    -0.5,
+    1.0 / 24.0,
+    -1.0 / 720.0,
+    1.0 / 40_320.0,
+    -1.0 / 3_628_800.0,
+    1.0 / 479_001_600.0,
+    -1.0 / 87_178_291_200.0,
+    1.0 / 20_922_789_888_000.0,
+];
+
+/// Coefficients of atanh(s) / s in powers of s² (1/(2k+1), to s²²).
+const ATANH_COEFFS: [f64; 12] = [
+    1.0,
+    1.0 / 3.0,
+    1.0 / 5.0,
+    1.0 / 7.0,
+    1.0 / 9.0,
+    1.0 / 11.0,
+    1.0 / 13.0,
+    1.0 / 15.0,
+    1.0 / 17.0,
+    1.0 / 19.0,
+    1.0 / 21.0,
+    1.0 / 23.0,
+];
+
+/// c₀ + x(c₁ + x(c₂ + …)) by Horner's rule, innermost first: the same operations, in the same
+/// order, as the nested expression (so the same bits); the constant trip count unrolls.
+#[inline(always)]
+fn horner<const N: usize>(coeffs: &[f64; N], x: f64) -> f64 {
+    let mut acc = coeffs[N - 1];
+    for &c in coeffs[..N - 1].iter().rev() {
+        acc = c + x * acc;
+    }
+    acc
+}
+
 /// (sin 2πx, cos 2πx) for finite x with |x| < 2⁵⁰.
 #[inline(always)]
-#[rustfmt::skip] // rustfmt takes exponential time on the nested Horner polynomials
 pub fn sincos_turns(x: f64) -> (f64, f64) {
     // n = round(4x) by the 1.5·2⁵² trick (round-half-even, branch-free, no SSE4.1 needed;
     // exact for |4x| < 2⁵¹): the low mantissa bits of `shifted` hold n in two's complement.
@@ -33,25 +85,8 @@ pub fn sincos_turns(x: f64) -> (f64, f64) {
     let t = TWO_PI * r;
     let t2 = t * t;
     // Taylor series to θ¹⁷ / θ¹⁶: truncation error < (π/4)¹⁹/19! ≈ 1.6e-18.
-    let s = t
-        * (1.0
-            + t2 * (-1.0 / 6.0
-                + t2 * (1.0 / 120.0
-                    + t2 * (-1.0 / 5040.0
-                        + t2 * (1.0 / 362_880.0
-                            + t2 * (-1.0 / 39_916_800.0
-                                + t2 * (1.0 / 6_227_020_800.0
-                                    + t2 * (-1.0 / 1_307_674_368_000.0
-                                        + t2 * (1.0 / 355_687_428_096_000.0)))))))));
-    let c = 1.0
-        + t2 * (-0.5
-            + t2 * (1.0 / 24.0
-                + t2 * (-1.0 / 720.0
-                    + t2 * (1.0 / 40_320.0
-                        + t2 * (-1.0 / 3_628_800.0
-                            + t2 * (1.0 / 479_001_600.0
-                                + t2 * (-1.0 / 87_178_291_200.0
-                                    + t2 * (1.0 / 20_922_789_888_000.0))))))));
+    let s = t * horner(&SIN_COEFFS, t2);
+    let c = horner(&COS_COEFFS, t2);
     // Quadrant q = n mod 4: sin(θ + qπ/2), cos(θ + qπ/2). Selections and sign flips are bit
     // operations (no branches, so the callers' loops vectorise): odd q swaps sin and cos,
     // q ∈ {2, 3} negates the sine, q ∈ {1, 2} negates the cosine.
@@ -66,7 +101,6 @@ pub fn sincos_turns(x: f64) -> (f64, f64) {
 
 /// Natural logarithm of a positive, normal, finite x.
 #[inline(always)]
-#[rustfmt::skip] // as above
 pub fn ln(x: f64) -> f64 {
     const LN2: f64 = std::f64::consts::LN_2;
     let bits = x.to_bits();
@@ -79,17 +113,7 @@ pub fn ln(x: f64) -> f64 {
     // ln m = 2 atanh(s), s = (m−1)/(m+1) ∈ [−0.1716, 0.1716]; series to s²³: error < 1e-19.
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let p = 1.0
-        + s2 * (1.0 / 3.0
-            + s2 * (1.0 / 5.0
-                + s2 * (1.0 / 7.0
-                    + s2 * (1.0 / 9.0
-                        + s2 * (1.0 / 11.0
-                            + s2 * (1.0 / 13.0
-                                + s2 * (1.0 / 15.0
-                                    + s2 * (1.0 / 17.0
-                                        + s2 * (1.0 / 19.0
-                                            + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
+    let p = horner(&ATANH_COEFFS, s2);
     2.0 * s * p + e * LN2
 }
 
