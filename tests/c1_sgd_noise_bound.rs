@@ -23,6 +23,8 @@ use momentum_smoothing::theory::Formula;
 use proptest::prelude::*;
 use statrs::function::gamma::ln_gamma;
 
+mod common;
+
 const Z: f64 = 4.0;
 
 /// The claim experiment at Quick scale: no row (6 landscapes × noise laws × b ∈ {1, 16},
@@ -123,19 +125,5 @@ proptest! {
 #[test]
 #[ignore]
 fn c1_full_scale() {
-    let t = std::time::Instant::now();
-    let r = bounds::c1_sgd_bound(Scale::Full).unwrap();
-    println!(
-        "C1 full ({:.1}s): {:?}: {}",
-        t.elapsed().as_secs_f64(),
-        r.verdict,
-        r.evidence
-    );
-    std::fs::create_dir_all("target/claims").unwrap();
-    std::fs::write(
-        "target/claims/C1.json",
-        serde_json::to_string_pretty(&r).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r.verdict, Verdict::Holds);
+    common::full_scale("C1", bounds::c1_sgd_bound, Verdict::Holds);
 }

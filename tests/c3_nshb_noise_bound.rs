@@ -15,13 +15,15 @@ use std::sync::Arc;
 
 use momentum_smoothing::experiments::bounds::{self, check_trajectory};
 use momentum_smoothing::experiments::{Scale, Verdict};
-use momentum_smoothing::landscape::{Landscape, MultiWell, Quadratic, Rastrigin};
+use momentum_smoothing::landscape::Rastrigin;
 use momentum_smoothing::noise::NoiseLaw;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::runner::{InitBox, Problem};
 use momentum_smoothing::stationary::stationary_moments;
 use momentum_smoothing::theory::{self, Formula};
 use proptest::prelude::*;
+
+mod common;
 
 /// The claim experiment at Quick scale (6 cases × β ∈ {0.5, 0.9} × b ∈ {1, 16} ×
 /// stationary/trajectory = 48 rows): the v1 and the tight derived forms are never violated; the
@@ -178,27 +180,6 @@ fn v3_fails_at_step_zero_without_noise() {
     }
 }
 
-fn landscape(which: u8, d: usize) -> (Arc<dyn Landscape>, f64, (f64, f64)) {
-    // (f, a curvature bound L on the domain, initial box)
-    match which {
-        0 => (
-            Arc::new(Quadratic::new(bounds::quadratic_eigenvalues(d), Some(3), 10.0).unwrap()),
-            4.0,
-            (-3.0, 3.0),
-        ),
-        1 => (
-            Arc::new(MultiWell::new(d, 1.0, 0.3).unwrap()),
-            44.0,
-            (-2.0, 2.0),
-        ),
-        _ => (
-            Arc::new(Rastrigin::new(d, 10.0).unwrap()),
-            2.0 + 40.0 * std::f64::consts::PI * std::f64::consts::PI,
-            (-5.12, 5.12),
-        ),
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -214,7 +195,7 @@ proptest! {
         sigma in 0.0f64..2.0,
         frac in 0.02f64..0.25,
     ) {
-        let (land, l, init) = landscape(which, d);
+        let (land, l, init) = common::property_landscape(which, d);
         let problem = Problem {
             landscape: land,
             noise: NoiseLaw::Gaussian { sigma },
@@ -240,19 +221,5 @@ proptest! {
 #[test]
 #[ignore]
 fn c3_full_scale() {
-    let t = std::time::Instant::now();
-    let r = bounds::c3_nshb_bound(Scale::Full).unwrap();
-    println!(
-        "C3 full ({:.1}s): {:?}: {}",
-        t.elapsed().as_secs_f64(),
-        r.verdict,
-        r.evidence
-    );
-    std::fs::create_dir_all("target/claims").unwrap();
-    std::fs::write(
-        "target/claims/C3.json",
-        serde_json::to_string_pretty(&r).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r.verdict, Verdict::Mixed);
+    common::full_scale("C3", bounds::c3_nshb_bound, Verdict::Mixed);
 }

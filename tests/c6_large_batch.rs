@@ -27,6 +27,8 @@ use momentum_smoothing::runner::{InitBox, Problem};
 use momentum_smoothing::stationary::stationary_moments;
 use momentum_smoothing::theory;
 
+mod common;
+
 /// The Quick sweep (4 landscapes × SGD/SHB/NSHB × b ∈ {1, 16, 256, 4096}, β = 0.9): stationary
 /// slopes −0.5 ± 0.05 for all three optimizers; the transient peak of E‖ω_t‖ is b-independent
 /// (ratio b = 4096 over b = 1 within [0.95, 1.05]) for SHB and NSHB and falls to 1/64 for SGD;
@@ -179,19 +181,5 @@ fn transient_bias_does_not_depend_on_b() {
 #[test]
 #[ignore]
 fn c6_full_scale() {
-    let t = std::time::Instant::now();
-    let r = bounds::c6_large_batch(Scale::Full).unwrap();
-    println!(
-        "C6 full ({:.1}s): {:?}: {}",
-        t.elapsed().as_secs_f64(),
-        r.verdict,
-        r.evidence
-    );
-    std::fs::create_dir_all("target/claims").unwrap();
-    std::fs::write(
-        "target/claims/C6.json",
-        serde_json::to_string_pretty(&r).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r.verdict, Verdict::Fails);
+    common::full_scale("C6", bounds::c6_large_batch, Verdict::Fails);
 }

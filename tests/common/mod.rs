@@ -1,0 +1,54 @@
+//! Helpers shared by the theorem checks (`mod common;` in a test file). Not a test target.
+#![allow(dead_code)] // each test file uses a subset
+
+use std::sync::Arc;
+
+use momentum_smoothing::experiments::{bounds, ClaimReport, Scale, Verdict};
+use momentum_smoothing::landscape::{Landscape, MultiWell, Quadratic, Rastrigin};
+
+/// The landscapes of the bound property tests: (f, a curvature bound L on the domain, the
+/// initial box). `which`: 0 rotated quadratic, 1 multi-well, otherwise Rastrigin.
+pub fn property_landscape(which: u8, d: usize) -> (Arc<dyn Landscape>, f64, (f64, f64)) {
+    match which {
+        0 => (
+            Arc::new(Quadratic::new(bounds::quadratic_eigenvalues(d), Some(3), 10.0).unwrap()),
+            4.0,
+            (-3.0, 3.0),
+        ),
+        1 => (
+            Arc::new(MultiWell::new(d, 1.0, 0.3).unwrap()),
+            44.0,
+            (-2.0, 2.0),
+        ),
+        _ => (
+            Arc::new(Rastrigin::new(d, 10.0).unwrap()),
+            2.0 + 40.0 * std::f64::consts::PI * std::f64::consts::PI,
+            (-5.12, 5.12),
+        ),
+    }
+}
+
+/// Runs a claim experiment at full scale, prints its verdict and evidence with the time taken,
+/// writes `target/claims/<ID>.json`, and asserts the verdict the proofs file records.
+pub fn full_scale(
+    id: &str,
+    experiment: fn(Scale) -> momentum_smoothing::Result<ClaimReport>,
+    expected: Verdict,
+) -> ClaimReport {
+    let t = std::time::Instant::now();
+    let r = experiment(Scale::Full).unwrap();
+    println!(
+        "{id} full ({:.1}s): {:?}: {}",
+        t.elapsed().as_secs_f64(),
+        r.verdict,
+        r.evidence
+    );
+    std::fs::create_dir_all("target/claims").unwrap();
+    std::fs::write(
+        format!("target/claims/{id}.json"),
+        serde_json::to_string_pretty(&r).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.verdict, expected);
+    r
+}
