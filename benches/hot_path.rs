@@ -4,6 +4,11 @@
 //!   b = 32, 100-d Rastrigin, σ = 1, ω measured every step) at 16 seeds × 1,000 steps, through
 //!   the same `runner::run` that `mslab simulate` calls.
 //! - `rastrigin_gradient_100d`, `gaussian_minibatch_100d`, `shb_direction_100d`: the pieces.
+//! - `gradient/<file>`: ∇f of every landscape file in `landscapes/` at a fixed point.
+//! - `noise/<law>`: one mini-batch gradient (b = 32, d = 100) of every noise law.
+//! - `step/<optimizer>`: direction + update of every optimizer, d = 100.
+//! - `instruments/every_<k>`: the reference workload with the instruments every k-th step
+//!   (k = 1, 16, 256): the difference to k = 256 is what measuring costs.
 //!
 //! Run: `cargo bench --bench hot_path`. The full reference workload (1,000 seeds × 10,000 steps)
 //! is timed through the CLI: see BENCHMARKS.md.
@@ -15,6 +20,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use momentum_smoothing::config::LandscapeFile;
 use momentum_smoothing::landscape::{Landscape, Rastrigin};
 use momentum_smoothing::noise::{NoiseLaw, NoiseScratch};
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
@@ -85,5 +91,167 @@ fn bench(c: &mut Criterion) {
     pieces.finish();
 }
 
-criterion_group!(benches, bench);
+/// ∇f of every landscape file shipped in `landscapes/`, at x_0 drawn from its own initial box.
+fn bench_landscapes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gradient");
+    let mut files: Vec<_> = std::fs::read_dir("landscapes")
+        .expect("landscapes/ (run from the repository root)")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let problem = LandscapeFile::read(&path)
+            .and_then(|f| f.build())
+            .expect("valid landscape file");
+        let d = problem.landscape.dim();
+        let x = problem.init.sample(d, &mut ChaCha8Rng::seed_from_u64(3));
+        let mut g = vec![0.0; d];
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        group.throughput(Throughput::Elements(d as u64));
+        group.bench_function(name.unwrap_or_default(), |b| {
+            b.iter(|| problem.landscape.gradient(black_box(&x), &mut g))
+        });
+    }
+    group.finish();
+}
+
+/// One mini-batch gradient of every noise law (b = 32) on the 100-d Rastrigin; the finite-sum
+/// law on the teacher–student landscape file.
+fn bench_noise(c: &mut Criterion) {
+    let land = Rastrigin::new(100, 10.0).expect("valid rastrigin");
+    let x: Vec<f64> = (0..100).map(|i| (i as f64 * 0.37).sin() * 4.0).collect();
+    let mut grad = vec![0.0; 100];
+    land.gradient(&x, &mut grad);
+    let rotation = momentum_smoothing::linalg::random_orthogonal(100, 7);
+    let laws = [
+        NoiseLaw::Gaussian { sigma: 1.0 },
+        NoiseLaw::Anisotropic {
+            std_devs: (1..=100).map(|i| 1.0 / (i as f64).sqrt()).collect(),
+            rotation: None,
+            rotation_seed: None,
+        },
+        NoiseLaw::Anisotropic {
+            std_devs: (1..=100).map(|i| 1.0 / (i as f64).sqrt()).collect(),
+            rotation: Some(rotation),
+            rotation_seed: Some(7),
+        },
+        NoiseLaw::StudentT {
+            sigma: 1.0,
+            dof: 4.0,
+        },
+        NoiseLaw::Multiplicative {
+            sigma: 1.0,
+            alpha: 0.5,
+        },
+    ];
+    let mut group = c.benchmark_group("noise");
+    group.throughput(Throughput::Elements(100));
+    for law in &laws {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut scratch = NoiseScratch::new(100);
+        let mut out = vec![0.0; 100];
+        let name = match law {
+            NoiseLaw::Anisotropic {
+                rotation: Some(_), ..
+            } => "anisotropic_rotated".to_string(),
+            other => other.name().to_string(),
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                law.sample_minibatch(
+                    &land,
+                    &x,
+                    black_box(&grad),
+                    32,
+                    &mut rng,
+                    &mut scratch,
+                    &mut out,
+                )
+            })
+        });
+    }
+    let ts = LandscapeFile::read(std::path::Path::new("landscapes/teacher-student.toml"))
+        .and_then(|f| f.build())
+        .expect("valid teacher-student file");
+    let d = ts.landscape.dim();
+    let x = ts.init.sample(d, &mut ChaCha8Rng::seed_from_u64(3));
+    let mut grad = vec![0.0; d];
+    ts.landscape.gradient(&x, &mut grad);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut scratch = NoiseScratch::new(d);
+    let mut out = vec![0.0; d];
+    group.throughput(Throughput::Elements(d as u64));
+    group.bench_function("finite_sum_teacher_student", |b| {
+        b.iter(|| {
+            ts.noise.sample_minibatch(
+                ts.landscape.as_ref(),
+                &x,
+                black_box(&grad),
+                32,
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            )
+        })
+    });
+    group.finish();
+}
+
+/// Direction and update of every optimizer, d = 100.
+fn bench_optimizers(c: &mut Criterion) {
+    let g: Vec<f64> = (0..100).map(|i| (i as f64 * 0.11).cos()).collect();
+    let mut group = c.benchmark_group("step");
+    group.throughput(Throughput::Elements(100));
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Shb,
+        OptimizerKind::Nshb,
+        OptimizerKind::Qhm,
+        OptimizerKind::Nesterov,
+    ] {
+        let opt = Optimizer::new(kind, 0.01, 0.9, 0.7).expect("valid optimizer");
+        let (mut x, mut m, mut d) = (vec![0.5; 100], vec![0.0; 100], vec![0.0; 100]);
+        group.bench_function(kind.name(), |b| {
+            b.iter(|| {
+                opt.direction(black_box(&g), &mut m, &mut d);
+                opt.apply(&mut x, &d);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The reference workload (16 seeds × 1,000 steps) with the instruments every k-th step.
+fn bench_instruments(c: &mut Criterion) {
+    let problem = reference_problem();
+    let opt = Optimizer::new(OptimizerKind::Shb, 0.002, 0.9, 0.0).expect("valid optimizer");
+    let mut group = c.benchmark_group("instruments");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(16 * 1000 * 100));
+    for every in [1usize, 16, 256] {
+        let cfg = RunConfig {
+            optimizer: opt,
+            batch: 32,
+            steps: 1000,
+            burn_in: 0,
+            seeds: 16,
+            seed: 0,
+            every,
+        };
+        group.bench_function(format!("every_{every}"), |b| {
+            b.iter(|| black_box(run(&problem, &cfg, None).expect("run")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench,
+    bench_landscapes,
+    bench_noise,
+    bench_optimizers,
+    bench_instruments
+);
 criterion_main!(benches);
