@@ -1,0 +1,273 @@
+//! `figures`: regenerate every figure in `figures/`.
+//!
+//! Each figure has two steps, kept apart as in cockpit-experiments:
+//!
+//! - **run** computes the numbers through the library (`theory`, `runner`, `stationary`) and
+//!   writes `OUT/data/NAME.csv` with a provenance sidecar `OUT/data/NAME.json` (commit, dirty
+//!   flag, crate version, CPU, command line, and the full configuration); both atomically;
+//! - **plot** reads only that CSV and draws `OUT/NAME.svg` and `OUT/NAME.png` through
+//!   `momentum_smoothing::plot`. It computes no science.
+//!
+//! `--plot-only` redraws from the CSVs without rerunning.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde_json::{json, Value};
+
+use momentum_smoothing::config::LandscapeFile;
+use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
+use momentum_smoothing::output::{write_csv, write_json, Provenance};
+use momentum_smoothing::plot::{self, Dash, DataTable, DrawResult, Figure, LegendEntry, Theme};
+use momentum_smoothing::runner::{self, RunConfig};
+use momentum_smoothing::stats::Estimate;
+use momentum_smoothing::{stationary, theory, Error, Result};
+
+mod delta_vs_batch;
+mod omega_vs_batch;
+
+const ABOUT: &str = "Regenerate the figures of the momentum-smoothing toolkit.
+
+Each figure is a run step (numbers through the library, written to OUT/data/NAME.csv with a
+provenance sidecar OUT/data/NAME.json) and a plot step that reads only that CSV and draws
+OUT/NAME.svg and OUT/NAME.png (at least 1600 px wide).";
+
+const AFTER: &str = "Examples:
+  figures                         # every figure into figures/
+  figures --list
+  figures --only omega-vs-batch --quick --out /tmp/figs
+  figures --plot-only             # redraw from figures/data/*.csv
+
+Exit codes: 0 success, 1 a figure failed, 2 bad input (unknown figure name, bad flag).";
+
+#[derive(Parser)]
+#[command(name = "figures", version, about = ABOUT, after_help = AFTER)]
+struct Cli {
+    /// List the figures (name and one-line description) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Make only these figures (repeatable, or a comma-separated list).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    only: Vec<String>,
+    /// Fewer seeds and steps, for smoke tests; the figures are marked QUICK.
+    #[arg(long)]
+    quick: bool,
+    /// Output folder: NAME.svg, NAME.png, data/NAME.csv, data/NAME.json.
+    #[arg(long, value_name = "DIR", default_value = "figures")]
+    out: PathBuf,
+    /// Skip the run step: redraw from the CSVs already in OUT/data.
+    #[arg(long)]
+    plot_only: bool,
+    /// Folder of landscape files.
+    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/landscapes"))]
+    landscapes: PathBuf,
+}
+
+/// What the run and plot steps of a figure share.
+struct Ctx {
+    out: PathBuf,
+    data: PathBuf,
+    quick: bool,
+    landscapes: PathBuf,
+    bar: ProgressBar,
+}
+
+impl Ctx {
+    fn csv(&self, name: &str) -> PathBuf {
+        self.data.join(format!("{name}.csv"))
+    }
+
+    fn sidecar(&self, name: &str) -> PathBuf {
+        self.data.join(format!("{name}.json"))
+    }
+
+    /// Write the provenance sidecar of a figure's CSV.
+    fn write_sidecar(
+        &self,
+        fig: &FigureDef,
+        config: Value,
+        columns: &[(&str, &str)],
+    ) -> Result<()> {
+        let cols: Vec<Value> = columns
+            .iter()
+            .map(|(name, meaning)| json!({"name": name, "meaning": meaning}))
+            .collect();
+        write_json(
+            &self.sidecar(fig.name),
+            &json!({
+                "figure": fig.name,
+                "description": fig.description,
+                "quick": self.quick,
+                "csv": format!("{}.csv", fig.name),
+                "columns": cols,
+                "config": config,
+                "provenance": Provenance::collect(),
+            }),
+        )
+    }
+}
+
+/// One figure: a name, a one-line description, a run step and a plot step.
+struct FigureDef {
+    name: &'static str,
+    description: &'static str,
+    run: fn(&Ctx, &FigureDef) -> Result<()>,
+    plot: fn(&Ctx, &FigureDef, &DataTable) -> Result<()>,
+}
+
+const FIGURES: &[FigureDef] = &[
+    FigureDef {
+        name: "delta-vs-batch",
+        description:
+            "theory δ = ηψ vs b for SGD, SHB (paper and tight), NSHB v1 with the authors' \
+                      ResNet-18/CIFAR-100 constants (paper's Fig. 1 left)",
+        run: delta_vs_batch::run,
+        plot: delta_vs_batch::plot,
+    },
+    FigureDef {
+        name: "omega-vs-batch",
+        description: "measured √E‖ω‖² vs b on the 4-d quadratic (SGD, SHB, NSHB), with the exact \
+                      stationary value, the bias part and the paper's bound ψ",
+        run: omega_vs_batch::run,
+        plot: omega_vs_batch::plot,
+    },
+];
+
+/// A failure and its exit code.
+enum Failure {
+    /// Bad input: exit 2.
+    Usage(String),
+    /// A figure failed: exit 1.
+    Run(Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The figures named by `--only` (all when empty), in registry order; unknown names are an error
+/// that lists the known ones.
+fn select(only: &[String]) -> std::result::Result<Vec<&'static FigureDef>, String> {
+    let names: Vec<&str> = only
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !FIGURES.iter().any(|f| f.name == **n))
+    {
+        let known: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
+        return Err(format!(
+            "unknown figure `{bad}`: expected one of {} (see --list)",
+            known.join(", ")
+        ));
+    }
+    Ok(FIGURES
+        .iter()
+        .filter(|f| names.is_empty() || names.contains(&f.name))
+        .collect())
+}
+
+fn real_main(cli: Cli) -> std::result::Result<(), Failure> {
+    if cli.list {
+        let width = FIGURES.iter().map(|f| f.name.len()).max().unwrap_or(0);
+        for f in FIGURES {
+            println!("{:<width$}  {}", f.name, f.description);
+        }
+        return Ok(());
+    }
+    let selected = select(&cli.only).map_err(Failure::Usage)?;
+    if cli.out.as_os_str().is_empty() {
+        return Err(Failure::Usage(
+            "invalid --out: expected a folder path".into(),
+        ));
+    }
+    let data = cli.out.join("data");
+    std::fs::create_dir_all(&data).map_err(|source| {
+        Failure::Run(Error::Io {
+            path: data.display().to_string(),
+            source,
+        })
+    })?;
+    let bar = ProgressBar::new(selected.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} figures [{bar:24}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let ctx = Ctx {
+        out: cli.out.clone(),
+        data,
+        quick: cli.quick,
+        landscapes: cli.landscapes.clone(),
+        bar,
+    };
+    let mut report = Vec::new();
+    for fig in selected {
+        let started = Instant::now();
+        if !cli.plot_only {
+            ctx.bar.set_message(format!("{}: run", fig.name));
+            (fig.run)(&ctx, fig).map_err(Failure::Run)?;
+        }
+        let ran = started.elapsed().as_secs_f64();
+        ctx.bar.set_message(format!("{}: plot", fig.name));
+        let table = DataTable::read(&ctx.csv(fig.name)).map_err(|e| {
+            Failure::Run(if cli.plot_only {
+                Error::File {
+                    path: ctx.csv(fig.name).display().to_string(),
+                    message: format!("{e} (run without --plot-only first)"),
+                }
+            } else {
+                e
+            })
+        })?;
+        (fig.plot)(&ctx, fig, &table).map_err(Failure::Run)?;
+        let total = started.elapsed().as_secs_f64();
+        ctx.bar.inc(1);
+        report.push(format!(
+            "{:<16} run {:>6.2} s  plot {:>5.2} s  -> {}/{}.{{svg,png}}, data/{}.csv",
+            fig.name,
+            ran,
+            total - ran,
+            ctx.out.display(),
+            fig.name,
+            fig.name
+        ));
+    }
+    ctx.bar.finish_and_clear();
+    for line in report {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Text of a number for a CSV cell (`NaN` stays `NaN`).
+fn cell(v: f64) -> String {
+    v.to_string()
+}
+
+/// The optimizer kind from a CSV cell.
+fn kind_of(t: &DataTable, row: usize) -> Result<OptimizerKind> {
+    OptimizerKind::parse(t.str(row, "optimizer")?)
+}
+
+/// Caption line marking a quick (smoke-test) rendering.
+const QUICK_NOTE: &str = "QUICK MODE: smoke test, not for publication";
