@@ -36,6 +36,9 @@ pub enum Error {
     /// A quantity the theory does not define (yet).
     #[error("{0}")]
     Open(String),
+    /// Some work failed although the input was valid (e.g. runs of a sweep); exit code 1.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl Error {

@@ -163,13 +163,91 @@ impl RunConfig {
                 "finite low <= high",
             ));
         }
-        problem.noise.validate(problem.landscape.as_ref())
+        problem.noise.validate(problem.landscape.as_ref())?;
+        self.check_memory(problem.landscape.dim(), available_memory())
+    }
+
+    /// Bytes [`run`] allocates, estimated before anything is allocated: per worker thread the
+    /// seed buffers (x, ∇f, g, m, m_{t−1}, d, x*, noise scratch: ≈ 10 d numbers) and one seed's
+    /// series; per chunk of 8 seeds the per-step statistics (rows × instruments Welford
+    /// accumulators) and the seed results; then the merged copies.
+    pub fn memory_estimate(&self, dim: usize) -> u128 {
+        let n_meas = (self.steps.saturating_sub(self.burn_in)).div_ceil(self.every.max(1));
+        let stride = n_meas.div_ceil(MAX_SERIES_ROWS).max(1);
+        let n_rows = n_meas.div_ceil(stride) as u128;
+        let n_chunks = self.seeds.div_ceil(CHUNK) as u128;
+        let workers = (rayon::current_num_threads() as u128).min(n_chunks).max(1);
+        let f = std::mem::size_of::<f64>() as u128;
+        let welford = std::mem::size_of::<Welford>() as u128;
+        let seed_result = std::mem::size_of::<SeedResult>() as u128;
+        let per_worker = 11 * dim as u128 * f + n_rows * N_INST as u128 * f;
+        let rows = n_rows * N_INST as u128 * welford;
+        workers * per_worker + (n_chunks + 1) * rows + 2 * self.seeds as u128 * seed_result
+    }
+
+    /// Refuse a run whose [`memory_estimate`](Self::memory_estimate) exceeds `available` bytes,
+    /// naming the field to lower: `seeds` when the seeds dominate, else `dim`.
+    pub fn check_memory(&self, dim: usize, available: Option<u64>) -> Result<()> {
+        let Some(avail) = available else {
+            return Ok(());
+        };
+        let need = self.memory_estimate(dim);
+        if need <= avail as u128 {
+            return Ok(());
+        }
+        let gib = |b: u128| b as f64 / (1u128 << 30) as f64;
+        let one_seed = RunConfig { seeds: 1, ..*self }.memory_estimate(dim);
+        if one_seed > avail as u128 {
+            return Err(Error::invalid(
+                "dim",
+                dim,
+                format!(
+                    "a dimension whose run fits in the available memory ({:.1} GiB; this one needs about {:.1} GiB per thread)",
+                    gib(avail as u128),
+                    gib(one_seed)
+                ),
+            ));
+        }
+        // The estimate grows with the seeds: the largest count that fits, by bisection.
+        let (mut lo, mut hi) = (1usize, self.seeds);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if (RunConfig {
+                seeds: mid,
+                ..*self
+            })
+            .memory_estimate(dim)
+                <= avail as u128
+            {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Err(Error::invalid(
+            "seeds",
+            self.seeds,
+            format!(
+                "an integer in [1, {lo}]: the run would need about {:.1} GiB, {:.1} GiB are available",
+                gib(need),
+                gib(avail as u128)
+            ),
+        ))
     }
 
     /// Number of measured steps per seed.
     pub fn measured_steps(&self) -> usize {
         (self.steps - self.burn_in).div_ceil(self.every)
     }
+}
+
+/// Memory the operating system can give this process now (`MemAvailable` of /proc/meminfo;
+/// None where unknown, and then no run is refused for its size).
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// What one seed produced.
@@ -501,6 +579,12 @@ impl<'a> SeedSim<'a> {
                 let j = (t - cfg.burn_in) / cfg.every;
                 let [w2, dg, dd, gg, b2, r2] =
                     instrument_sums(&self.d, &self.grad, &self.m_prev, coef.c_g, coef.c_m);
+                if !(loss.is_finite() && w2.is_finite() && gg.is_finite()) {
+                    // A non-finite loss, gradient or direction at a finite iterate (overflow):
+                    // the seed diverged at this step.
+                    diverged_at = Some(t);
+                    break;
+                }
                 let cos = dg / (dd.sqrt() * gg.sqrt());
                 let vals = [
                     w2.sqrt(),
@@ -534,8 +618,16 @@ impl<'a> SeedSim<'a> {
                 break;
             }
         }
+        let final_loss = if diverged_at.is_none() {
+            land.value_gradient(&self.x, &mut self.grad)
+        } else {
+            f64::NAN
+        };
+        if diverged_at.is_none() && !final_loss.is_finite() {
+            // f(x_T) overflows at a finite x_T: diverged after the last step.
+            diverged_at = Some(cfg.steps);
+        }
         let (final_loss, final_grad_norm, final_dist) = if diverged_at.is_none() {
-            let fl = land.value_gradient(&self.x, &mut self.grad);
             let dist = self.minimizer.as_ref().map(|xs| {
                 xs.iter()
                     .zip(&self.x)
@@ -544,7 +636,7 @@ impl<'a> SeedSim<'a> {
                     .sqrt()
             });
             (
-                fl,
+                final_loss,
                 self.grad.iter().map(|v| v * v).sum::<f64>().sqrt(),
                 dist,
             )

@@ -80,6 +80,7 @@ claims table and the figures (minutes)."
     /// Implicit graduated optimization: schedules that decrease δ, against global solvers (C12).
     Igo(igo::IgoArgs),
     /// Run a grid of runs from a sweep file; finished runs are skipped, killed sweeps resume.
+    #[command(after_help = sweep::AFTER)]
     Sweep(sweep::SweepArgs),
     /// Train a real network with libtorch and measure ω on it (feature `torch`).
     #[cfg(feature = "torch")]
@@ -98,16 +99,16 @@ struct OptArgs {
     #[arg(long, value_parser = parse_kind)]
     optimizer: OptimizerKind,
     /// Learning rate η > 0.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number)]
     lr: f64,
     /// Mini-batch size b >= 1.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number)]
     batch: f64,
     /// Momentum factor β in [0, 1) (ignored by sgd).
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true, value_parser = number)]
     beta: f64,
     /// QHM immediate discount ν in [0, 1].
-    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true, value_parser = number)]
     nu: f64,
 }
 
@@ -116,10 +117,10 @@ struct PredictArgs {
     #[command(flatten)]
     opt: OptArgs,
     /// Per-sample gradient variance bound C² >= 0.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number)]
     c2: f64,
     /// Gradient-norm bound K >= 0 (needed by SHB and NSHB).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number)]
     k: Option<f64>,
     /// Print one JSON object.
     #[arg(long)]
@@ -134,19 +135,19 @@ struct SimulateArgs {
     #[command(flatten)]
     opt: OptArgs,
     /// Steps T per seed.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = count)]
     steps: usize,
     /// Steps at the start excluded from the statistics.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count)]
     burn_in: usize,
     /// Number of seeds S.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count)]
     seeds: usize,
     /// Base seed (seed i uses ChaCha8 stream i of it).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = seed_value)]
     seed: u64,
     /// Measure every k-th step after the burn-in.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count)]
     every: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -179,6 +180,64 @@ fn parse_kind(s: &str) -> Result<OptimizerKind, String> {
     OptimizerKind::parse(s).map_err(|e| e.to_string())
 }
 
+/// A number flag (range checks come later, with the field's allowed range).
+fn number(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| "expected a number".to_string())
+}
+
+/// A count flag: a non-negative integer (ranges are checked with the run's configuration).
+fn count(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("expected an integer in [0, {}]", usize::MAX))
+}
+
+/// A seed flag: an integer in [0, 2^64).
+fn seed_value(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| "expected an integer in [0, 18446744073709551615]".to_string())
+}
+
+/// A command-line error from clap on one line (clap prints usage and tips on several).
+fn clap_one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if !l.is_empty() {
+            parts.push(l.to_string());
+        }
+    }
+    parts.join(" ")
+}
+
+/// Inside a sweep (MSLAB_SWEEP_PARENT set): exit as soon as the sweep that started this run is
+/// gone, so that a sweep killed with SIGKILL leaves no orphan runs behind. Results are written
+/// atomically, so stopping at any point leaves no half-written file.
+fn watch_sweep_parent() {
+    #[cfg(unix)]
+    if let Some(parent) = std::env::var(momentum_smoothing::sweep::PARENT_ENV)
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+    {
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(137);
+        }
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(137);
+            }
+        });
+    }
+}
+
 /// An error and the exit code it maps to.
 struct Failure(Error);
 
@@ -189,7 +248,28 @@ impl From<Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    watch_sweep_parent();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            eprintln!("{}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Cmd::Predict(a) => predict(a),
         Cmd::Simulate(a) => simulate(a),
@@ -206,7 +286,7 @@ fn main() -> ExitCode {
         Err(Failure(e)) => {
             eprintln!("error: {e}");
             match e {
-                Error::Io { .. } => ExitCode::from(1),
+                Error::Io { .. } | Error::Failed(_) => ExitCode::from(1),
                 _ => ExitCode::from(2),
             }
         }
@@ -338,25 +418,29 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let s = result.summarize(&problem);
-    if s.diverged == s.seeds {
-        return Err(Error::invalid(
-            "lr",
-            opt.lr,
-            format!(
-                "a smaller value: all {} seeds diverged (first at step {})",
-                s.seeds,
-                s.first_divergence_step.unwrap_or(0)
-            ),
-        )
-        .into());
-    }
-    let prediction = prediction_json(&opt, cfg.batch as f64, s.c2, Some(s.k))?;
+    let all_diverged = s.diverged == s.seeds;
+    // With every seed diverged there is no measured K or C²: the prediction is left open (a
+    // sweep over η records the divergence as a result instead of failing).
+    let prediction = if all_diverged {
+        Value::Null
+    } else {
+        prediction_json(&opt, cfg.batch as f64, s.c2, Some(s.k))?
+    };
     let exact = exact_omega_sq(&problem, &opt, cfg.batch);
+    let diverged_seeds: Vec<[usize; 2]> = result
+        .seeds
+        .iter()
+        .filter_map(|r| r.diverged_at.map(|t| [r.seed_index, t]))
+        .take(MAX_LISTED_DIVERGED)
+        .collect();
     let summary = json!({
         "optimizer": opt.kind.name(),
         "landscape": file.name,
         "seeds": s.seeds,
         "diverged": s.diverged,
+        "statistics_over_seeds": s.seeds - s.diverged,
+        "excluded": "seeds whose iterate, loss or ω became non-finite are diverged and excluded from every statistic",
+        "diverged_seeds": diverged_seeds,
         "first_divergence_step": s.first_divergence_step,
         "omega_norm_mean": s.omega_norm.mean,
         "omega_norm_ci95": [s.omega_norm.ci_low, s.omega_norm.ci_high],
@@ -382,14 +466,25 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         "k": s.k,
         "prediction": prediction,
         "elapsed_s": elapsed,
-        "throughput_coord_steps_per_s": (cfg.seeds * cfg.steps * problem.landscape.dim()) as f64 / elapsed,
+        "throughput_coord_steps_per_s": cfg.seeds as f64 * cfg.steps as f64 * problem.landscape.dim() as f64 / elapsed,
     });
     if let Some(dir) = &a.out {
         write_outputs(dir, &config_json, &summary, &result)?;
     }
     print_summary_value(&summary, a.json);
+    if all_diverged {
+        eprintln!(
+            "warning: all {} seeds diverged (first at step {}): no statistics; try a smaller lr",
+            s.seeds,
+            s.first_divergence_step.unwrap_or(0)
+        );
+    }
     Ok(())
 }
+
+/// At most this many (seed index, step) pairs of diverged seeds are listed in summary.json
+/// (seeds.csv has every seed).
+const MAX_LISTED_DIVERGED: usize = 100;
 
 fn completed_run(dir: &Path, config: &Value) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
@@ -487,7 +582,10 @@ fn print_summary_value(s: &Value, json_out: bool) {
         s["seeds"],
         s["diverged"],
         match s["first_divergence_step"].as_u64() {
-            Some(t) => format!(" (first at step {t})"),
+            Some(t) => format!(
+                " (excluded from the statistics; first at step {t}; over {} seeds)",
+                s["statistics_over_seeds"]
+            ),
             None => String::new(),
         }
     );
