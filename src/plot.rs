@@ -89,6 +89,41 @@ pub mod okabe_ito {
     pub const REDDISH_PURPLE: RGBColor = RGBColor(204, 121, 167);
 }
 
+/// Viridis at t ∈ \[0, 1\] (perceptually uniform, colour-blind safe, monotone in lightness),
+/// linearly interpolated between nine anchors. For fills (heat maps); lines use [`sequential`].
+pub fn viridis(t: f64) -> RGBColor {
+    const A: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let x = t * (A.len() - 1) as f64;
+    let i = (x.floor() as usize).min(A.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (p, q) = (A[i], A[i + 1]);
+    RGBColor(mix(p.0, q.0), mix(p.1, q.1), mix(p.2, q.2))
+}
+
+/// Colour `i` of `n` for a family of lines ordered by a parameter (δ, β, ε …): viridis from
+/// dark purple to green, stopping before its yellow end so that every line reads on white.
+/// These are never optimizer colours (those are Okabe–Ito, [`optimizer_style`]).
+pub fn sequential(i: usize, n: usize) -> RGBColor {
+    let t = if n <= 1 {
+        0.0
+    } else {
+        i as f64 / (n - 1) as f64
+    };
+    viridis(0.78 * t)
+}
+
 /// Neutral grey for legend swatches that stand for a quantity rather than an optimizer.
 pub const NEUTRAL: RGBColor = RGBColor(80, 80, 80);
 
@@ -417,6 +452,47 @@ pub fn draw_header<DB: DrawingBackend>(
         draw_text(&head, line, &theme.subtitle().pos(anchor), (cx, y))?;
     }
     Ok(rest)
+}
+
+/// Write a bold panel title centred at the top of `area`; returns the area below it.
+pub fn panel_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    title: &str,
+) -> std::result::Result<DrawingArea<DB, Shift>, DrawError> {
+    let (w, _) = area.dim_in_pixel();
+    let h = theme.px(30.0);
+    let (head, rest) = area.split_vertically(h);
+    let style = TextStyle::from(FontDesc::new(
+        FontFamily::Name(FONT_FAMILY),
+        21.0 * theme.scale,
+        FontStyle::Bold,
+    ))
+    .color(&BLACK)
+    .pos(Pos::new(HPos::Center, VPos::Center));
+    draw_text(&head, title, &style, ((w / 2) as i32, h / 2 + theme.px(2.0)))?;
+    Ok(rest)
+}
+
+/// Write a plain caption line centred in `area` (e.g. a note under a panel grid).
+pub fn draw_note<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    lines: &[&str],
+) -> DrawResult {
+    let (w, _) = area.dim_in_pixel();
+    let style = theme
+        .subtitle()
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, line) in lines.iter().enumerate() {
+        draw_text(
+            area,
+            line,
+            &style,
+            ((w / 2) as i32, theme.px(4.0 + 26.0 * i as f64)),
+        )?;
+    }
+    Ok(())
 }
 
 /// The spacing accent drawn in place of a combining mark.
@@ -784,6 +860,134 @@ where
         )))?;
     }
     Ok(())
+}
+
+/// A grid of values for [`draw_heatmap`]: cell centres `xs` (nx) and `ys` (ny), equally spaced,
+/// and `values` row-major (ny × nx, row j at y = ys\[j\]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Cell centres along x.
+    pub xs: Vec<f64>,
+    /// Cell centres along y.
+    pub ys: Vec<f64>,
+    /// Values, row-major ny × nx.
+    pub values: Vec<f64>,
+}
+
+/// Draw a heat map of `grid` quantized into `levels` colour bands of [`viridis`] over
+/// \[lo, hi\] (a filled contour plot). Runs of equal band along a row are one rectangle, which
+/// keeps the SVG small.
+pub fn draw_heatmap<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    grid: &Grid,
+    (lo, hi): (f64, f64),
+    levels: usize,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let (nx, ny) = (grid.xs.len(), grid.ys.len());
+    if nx < 2 || ny < 2 || grid.values.len() != nx * ny {
+        return Err(DrawError(format!(
+            "heat map: {} values for a {nx} × {ny} grid",
+            grid.values.len()
+        )));
+    }
+    let levels = levels.max(2);
+    let dx = (grid.xs[nx - 1] - grid.xs[0]) / (nx - 1) as f64;
+    let dy = (grid.ys[ny - 1] - grid.ys[0]) / (ny - 1) as f64;
+    let band = |v: f64| -> usize {
+        let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+        ((t * levels as f64).floor().max(0.0) as usize).min(levels - 1)
+    };
+    let mut rects = Vec::new();
+    for j in 0..ny {
+        let row = &grid.values[j * nx..(j + 1) * nx];
+        let mut i = 0;
+        while i < nx {
+            let l = band(row[i]);
+            let mut k = i;
+            while k + 1 < nx && band(row[k + 1]) == l {
+                k += 1;
+            }
+            let c = viridis((l as f64 + 0.5) / levels as f64);
+            rects.push(Rectangle::new(
+                [
+                    (grid.xs[i] - dx / 2.0, grid.ys[j] - dy / 2.0),
+                    (grid.xs[k] + dx / 2.0, grid.ys[j] + dy / 2.0),
+                ],
+                c.filled(),
+            ));
+            i = k + 1;
+        }
+    }
+    chart.draw_series(rects)?;
+    Ok(())
+}
+
+/// Draw a vertical colour bar for [`draw_heatmap`] with `levels` bands over \[lo, hi\] into
+/// `area`, labelled `desc`.
+pub fn draw_colorbar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    (lo, hi): (f64, f64),
+    levels: usize,
+    desc: &str,
+) -> DrawResult {
+    let levels = levels.max(2);
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(theme.px(16.0))
+        .margin_bottom(theme.px(16.0))
+        .margin_right(theme.px(4.0))
+        .y_label_area_size(theme.px(70.0))
+        .build_cartesian_2d(0.0..1.0, lo..hi)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_y_mesh()
+        .disable_x_axis()
+        .y_desc(desc)
+        .y_labels(6)
+        .y_label_formatter(&|v| fmt_tick(*v))
+        .axis_desc_style(theme.axis_label())
+        .label_style(theme.tick_label())
+        .axis_style(BLACK.stroke_width(theme.upx(1.2)))
+        .set_all_tick_mark_size(theme.px(5.0))
+        .draw()?;
+    let step = (hi - lo) / levels as f64;
+    chart.draw_series((0..levels).map(|l| {
+        let y0 = lo + step * l as f64;
+        Rectangle::new(
+            [(0.0, y0), (1.0, y0 + step)],
+            viridis((l as f64 + 0.5) / levels as f64).filled(),
+        )
+    }))?;
+    Ok(())
+}
+
+/// Draw a horizontal reference line at `y` across the chart's x range.
+pub fn draw_hline<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    theme: &Theme,
+    y: f64,
+    color: RGBColor,
+    dash: Dash,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let r = chart.x_range();
+    draw_line(
+        chart,
+        theme,
+        &[(r.start, y), (r.end, y)],
+        color,
+        dash,
+        theme.upx(1.5),
+    )
 }
 
 /// Write text at a data point, anchored by `pos`, in the annotation style and a colour.

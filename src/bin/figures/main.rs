@@ -29,6 +29,8 @@ use momentum_smoothing::runner::{self, RunConfig};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error, Result};
 
+mod bias_vs_noise;
+mod bound_tightness;
 mod delta_vs_batch;
 mod omega_vs_batch;
 
@@ -136,6 +138,21 @@ const FIGURES: &[FigureDef] = &[
                       stationary value, the bias part and the paper's bound ψ",
         run: omega_vs_batch::run,
         plot: omega_vs_batch::plot,
+    },
+    FigureDef {
+        name: "bound-tightness",
+        description: "√E‖ω‖²/ψ vs b and β for SGD, SHB, NSHB: exact stationary (lines) and \
+                      measured (markers, 95% CI) on the 8-d quadratic, paper's and derived ψ (C1–C3)",
+        run: bound_tightness::run,
+        plot: bound_tightness::plot,
+    },
+    FigureDef {
+        name: "bias-vs-noise",
+        description: "the bias E[ω|past] and the fresh-noise part of ω vs b for SGD, SHB, NSHB \
+                      (β = 0.9) on the quadratic (exact lines) and the multi-well, stationary and \
+                      at the trajectory's peak (C6)",
+        run: bias_vs_noise::run,
+        plot: bias_vs_noise::plot,
     },
 ];
 
@@ -267,6 +284,42 @@ fn cell(v: f64) -> String {
 /// The optimizer kind from a CSV cell.
 fn kind_of(t: &DataTable, row: usize) -> Result<OptimizerKind> {
     OptimizerKind::parse(t.str(row, "optimizer")?)
+}
+
+/// The three cells (mean, CI low, CI high) of an estimate.
+fn est_cells(e: &Estimate) -> [String; 3] {
+    [cell(e.mean), cell(e.ci_low), cell(e.ci_high)]
+}
+
+/// Write a figure's CSV (header from `columns`) and its provenance sidecar.
+fn write_data(
+    ctx: &Ctx,
+    fig: &FigureDef,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<String>>,
+    config: Value,
+) -> Result<()> {
+    let header: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    if let Some(bad) = rows.iter().find(|r| r.len() != header.len()) {
+        return Err(Error::Open(format!(
+            "{}: a row has {} cells for {} columns",
+            fig.name,
+            bad.len(),
+            header.len()
+        )));
+    }
+    write_csv(&ctx.csv(fig.name), &header, rows)?;
+    ctx.write_sidecar(fig, config, columns)
+}
+
+/// The `quick` flag of a table (column `quick`, 1 or 0; false when absent or empty).
+fn table_quick(t: &DataTable) -> bool {
+    !t.rows.is_empty() && t.f64(0, "quick").map(|v| v != 0.0).unwrap_or(false)
+}
+
+/// "1" for a quick run, else "0" (the `quick` column).
+fn quick_cell(ctx: &Ctx) -> String {
+    if ctx.quick { "1" } else { "0" }.to_string()
 }
 
 /// Caption line marking a quick (smoke-test) rendering.
