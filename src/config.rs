@@ -104,7 +104,7 @@ impl LandscapeFile {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::File {
             path: path.display().to_string(),
-            message: format!("cannot read: {e}"),
+            message: format!("cannot read (expected a readable UTF-8 landscape TOML file): {e}"),
         })?;
         Self::parse(&text).map_err(|e| match e {
             Error::File { message, .. } => Error::File {
@@ -117,10 +117,18 @@ impl LandscapeFile {
 
     /// Parse TOML text.
     pub fn parse(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::File {
+        let syntax = |e: &dyn std::fmt::Display| {
+            Error::File {
             path: "<landscape>".into(),
-            message: format!("not a valid landscape file: {}", one_line(&e.to_string())),
-        })
+            message: format!(
+                "not a valid landscape file (expected TOML with name, kind, dim, [params], [noise], [init]): {}",
+                one_line(&e.to_string())
+            ),
+        }
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| syntax(&e))?;
+        check_top_level(&table)?;
+        toml::Value::Table(table).try_into().map_err(|e| syntax(&e))
     }
 
     /// Build the problem (landscape, noise law, init box), validating every field.
@@ -164,6 +172,130 @@ impl LandscapeFile {
             init,
         })
     }
+}
+
+/// Top-level keys of a landscape file.
+pub const FILE_KEYS: [&str; 7] = [
+    "name",
+    "kind",
+    "dim",
+    "description",
+    "params",
+    "noise",
+    "init",
+];
+
+/// Check the top level of a landscape file key by key, so that every error names its field and
+/// what it allows (serde's messages name neither clearly).
+fn check_top_level(t: &toml::Table) -> Result<()> {
+    for key in t.keys() {
+        if !FILE_KEYS.contains(&key.as_str()) {
+            return Err(Error::invalid(
+                key.as_str(),
+                "(unknown key)",
+                format!("one of: {}", FILE_KEYS.join(", ")),
+            ));
+        }
+    }
+    let shown = |v: &toml::Value| one_line(&v.to_string());
+    let kinds = || {
+        format!(
+            "one of: {}",
+            KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        )
+    };
+    match t.get("name") {
+        Some(toml::Value::String(_)) => {}
+        Some(v) => return Err(Error::invalid("name", shown(v), "a string")),
+        None => return Err(Error::invalid("name", "(missing)", "a string (required)")),
+    }
+    match t.get("kind") {
+        Some(toml::Value::String(_)) => {}
+        Some(v) => return Err(Error::invalid("kind", shown(v), kinds())),
+        None => {
+            return Err(Error::invalid(
+                "kind",
+                "(missing)",
+                format!("{} (required)", kinds()),
+            ))
+        }
+    }
+    let dims = format!("an integer in [1, {MAX_DIM}]");
+    match t.get("dim") {
+        Some(toml::Value::Integer(d)) if *d >= 1 && *d as u64 <= MAX_DIM as u64 => {}
+        Some(v) => return Err(Error::invalid("dim", shown(v), dims)),
+        None => {
+            return Err(Error::invalid(
+                "dim",
+                "(missing)",
+                format!("{dims} (required)"),
+            ))
+        }
+    }
+    if let Some(v) = t.get("description") {
+        if !v.is_str() {
+            return Err(Error::invalid("description", shown(v), "a string"));
+        }
+    }
+    if let Some(v) = t.get("params") {
+        if !v.is_table() {
+            return Err(Error::invalid("params", shown(v), "a table [params]"));
+        }
+    }
+    match t.get("noise") {
+        Some(toml::Value::Table(_)) => {}
+        Some(v) => {
+            return Err(Error::invalid(
+                "noise",
+                shown(v),
+                "a table [noise] with law = ...",
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "noise",
+                "(missing)",
+                "a table [noise] with law = gaussian, anisotropic, student_t, multiplicative or finite_sum (required)",
+            ))
+        }
+    }
+    match t.get("init") {
+        None => {}
+        Some(toml::Value::Table(init)) => {
+            for key in init.keys() {
+                if key != "low" && key != "high" {
+                    return Err(Error::invalid(
+                        format!("init.{key}"),
+                        "(unknown key)",
+                        "one of: low, high",
+                    ));
+                }
+            }
+            for key in ["low", "high"] {
+                match init.get(key) {
+                    Some(toml::Value::Float(_) | toml::Value::Integer(_)) => {}
+                    Some(v) => {
+                        return Err(Error::invalid(format!("init.{key}"), shown(v), "a number"))
+                    }
+                    None => {
+                        return Err(Error::invalid(
+                            format!("init.{key}"),
+                            "(missing)",
+                            "a number (required with [init])",
+                        ))
+                    }
+                }
+            }
+        }
+        Some(v) => {
+            return Err(Error::invalid(
+                "init",
+                shown(v),
+                "a table [init] with low, high",
+            ))
+        }
+    }
+    Ok(())
 }
 
 fn one_line(s: &str) -> String {

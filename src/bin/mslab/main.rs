@@ -135,19 +135,19 @@ struct SimulateArgs {
     #[command(flatten)]
     opt: OptArgs,
     /// Steps T per seed.
-    #[arg(long, default_value_t = 10_000, value_parser = count)]
+    #[arg(long, default_value_t = 10_000, value_parser = count, allow_negative_numbers = true)]
     steps: usize,
     /// Steps at the start excluded from the statistics.
-    #[arg(long, default_value_t = 0, value_parser = count)]
+    #[arg(long, default_value_t = 0, value_parser = count, allow_negative_numbers = true)]
     burn_in: usize,
     /// Number of seeds S.
-    #[arg(long, default_value_t = 100, value_parser = count)]
+    #[arg(long, default_value_t = 100, value_parser = count, allow_negative_numbers = true)]
     seeds: usize,
     /// Base seed (seed i uses ChaCha8 stream i of it).
-    #[arg(long, default_value_t = 0, value_parser = seed_value)]
+    #[arg(long, default_value_t = 0, value_parser = seed_value, allow_negative_numbers = true)]
     seed: u64,
     /// Measure every k-th step after the burn-in.
-    #[arg(long, default_value_t = 1, value_parser = count)]
+    #[arg(long, default_value_t = 1, value_parser = count, allow_negative_numbers = true)]
     every: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -191,14 +191,14 @@ fn number(s: &str) -> Result<f64, String> {
 fn count(s: &str) -> Result<usize, String> {
     s.trim()
         .parse::<usize>()
-        .map_err(|_| format!("expected an integer in [0, {}]", usize::MAX))
+        .map_err(|_| "expected a non-negative integer, e.g. 100".to_string())
 }
 
 /// A seed flag: an integer in [0, 2^64).
 fn seed_value(s: &str) -> Result<u64, String> {
     s.trim()
         .parse::<u64>()
-        .map_err(|_| "expected an integer in [0, 18446744073709551615]".to_string())
+        .map_err(|_| "expected an integer in [0, 2^64)".to_string())
 }
 
 /// A command-line error from clap on one line (clap prints usage and tips on several).
