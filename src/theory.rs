@@ -640,6 +640,117 @@ pub fn sgd_batch_for_delta(delta_target: f64, lr: f64, c2: f64) -> Result<f64> {
     Ok(lr * lr * c2 / (delta_target * delta_target))
 }
 
+/// SHB's b for a target δ with the paper's β̂ form, δ² = η²((1 + β̂)C²/b + β̂K²):
+/// b = (1 + β̂)C²/(δ²/η² − β̂K²). \[derived\] by inverting the \[code\] formula. `None` when the
+/// target is at or below the floor η√β̂ K that no batch size can cross (claim C6: SHB keeps
+/// smoothing as b → ∞), or when C² = 0 (δ does not depend on b). Not rounded or clamped.
+///
+/// Validation: δ > 0, η > 0, β ∈ \[0, 1), C² ≥ 0, K ≥ 0.
+pub fn shb_batch_for_delta(
+    delta_target: f64,
+    lr: f64,
+    beta: f64,
+    c2: f64,
+    k: f64,
+) -> Result<Option<f64>> {
+    batch_for_delta_linear(
+        delta_target,
+        lr,
+        beta,
+        c2,
+        k,
+        1.0 + beta_hat(beta),
+        beta_hat(beta),
+    )
+}
+
+/// NSHB's b for a target δ with the v1 form, δ² = η²((1 + 4β²)C²/b + 4β²K²):
+/// b = (1 + 4β²)C²/(δ²/η² − 4β²K²). \[derived\] by inverting the \[code\] formula; `None` below
+/// the floor 2ηβK or when C² = 0. Validation as [`shb_batch_for_delta`].
+pub fn nshb_batch_for_delta(
+    delta_target: f64,
+    lr: f64,
+    beta: f64,
+    c2: f64,
+    k: f64,
+) -> Result<Option<f64>> {
+    let q = 4.0 * beta * beta;
+    batch_for_delta_linear(delta_target, lr, beta, c2, k, 1.0 + q, q)
+}
+
+/// b = a C²/(δ²/η² − q K²) for δ² = η²(a C²/b + q K²).
+fn batch_for_delta_linear(
+    delta_target: f64,
+    lr: f64,
+    beta: f64,
+    c2: f64,
+    k: f64,
+    a: f64,
+    q: f64,
+) -> Result<Option<f64>> {
+    check_positive("delta", delta_target)?;
+    check_positive("lr", lr)?;
+    check_beta("beta", beta)?;
+    check_c2(c2)?;
+    check_k(k)?;
+    let room = (delta_target / lr).powi(2) - q * k * k;
+    if room <= 0.0 || c2 == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(a * c2 / room))
+}
+
+/// The cosine IGO shape: δ_m = δ0 (r + (1 − r)(1 + cos(π m/(M − 1)))/2) for m = 0, …, M − 1,
+/// from δ0 down to r δ0 (M = 1: δ0). \[derived\] here (the AAAI paper lists cosine decay but its
+/// code is not public). Validation: δ0 ≥ 0, M ≥ 1, r ∈ (0, 1\] (`end_ratio`).
+pub fn igo_cosine_schedule(delta0: f64, big_m: usize, r: f64) -> Result<Vec<f64>> {
+    check_shape(delta0, big_m, r)?;
+    let last = (big_m.max(2) - 1) as f64;
+    Ok((0..big_m)
+        .map(|m| {
+            let c = (std::f64::consts::PI * m as f64 / last).cos();
+            delta0 * (r + (1.0 - r) * (1.0 + c) / 2.0)
+        })
+        .collect())
+}
+
+/// The exponential IGO shape: δ_m = δ0 r^{m/(M − 1)}, from δ0 down to r δ0. \[derived\] here.
+/// Validation as [`igo_cosine_schedule`].
+pub fn igo_exponential_schedule(delta0: f64, big_m: usize, r: f64) -> Result<Vec<f64>> {
+    check_shape(delta0, big_m, r)?;
+    let last = (big_m.max(2) - 1) as f64;
+    Ok((0..big_m)
+        .map(|m| delta0 * r.powf(m as f64 / last))
+        .collect())
+}
+
+/// The predecessor's step shape: δ × 1/√2 every `every` stages, δ_m = δ0 2^{−⌊m/every⌋/2}
+/// (theory.md §6: every 40 of 200 epochs, by η × 0.7071, b × 2 or η × 0.866 and b × 1.5).
+/// \[code\] Validation: δ0 ≥ 0, M ≥ 1, every ≥ 1.
+pub fn igo_step_schedule(delta0: f64, big_m: usize, every: usize) -> Result<Vec<f64>> {
+    check_nonneg("delta0", delta0)?;
+    if big_m == 0 {
+        return Err(Error::invalid("stages", big_m, "an integer >= 1"));
+    }
+    if every == 0 {
+        return Err(Error::invalid("every", every, "an integer >= 1"));
+    }
+    Ok((0..big_m)
+        .map(|m| delta0 * std::f64::consts::FRAC_1_SQRT_2.powi((m / every) as i32))
+        .collect())
+}
+
+fn check_shape(delta0: f64, big_m: usize, r: f64) -> Result<()> {
+    check_nonneg("delta0", delta0)?;
+    if big_m == 0 {
+        return Err(Error::invalid("stages", big_m, "an integer >= 1"));
+    }
+    if !(r.is_finite() && r > 0.0 && r <= 1.0) {
+        return Err(Error::invalid("end_ratio", r, "a number in (0, 1]"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -892,6 +1003,41 @@ mod tests {
             assert!((d - closed).abs() < 1e-12, "m={m}");
         }
         assert!(s.windows(2).all(|w| w[1] < w[0]));
+    }
+
+    #[test]
+    fn igo_batch_solvers_and_shapes() {
+        let (lr, beta, c2, k) = (0.1, 0.9, 25.318, 1.77);
+        for &b in &[1.0, 8.0, 1024.0] {
+            let d = delta(lr, psi_shb_paper(beta, b, c2, k));
+            let got = shb_batch_for_delta(d, lr, beta, c2, k)
+                .expect("shb")
+                .expect("reach");
+            assert!((got - b).abs() < 1e-9 * b, "shb b={b} got={got}");
+            let d = delta(lr, psi_nshb_v1(beta, b, 128.0, 4.5));
+            let got = nshb_batch_for_delta(d, lr, beta, 128.0, 4.5)
+                .expect("n")
+                .expect("r");
+            assert!((got - b).abs() < 1e-9 * b, "nshb b={b} got={got}");
+        }
+        // Below the K floor no batch size reaches the target (C6).
+        let floor = lr * beta_hat(beta).sqrt() * k;
+        assert_eq!(
+            shb_batch_for_delta(floor, lr, beta, c2, k).expect("f"),
+            None
+        );
+        let c = igo_cosine_schedule(2.0, 5, 0.01).expect("c");
+        assert_eq!(c[0], 2.0);
+        assert!((c[4] - 0.02).abs() < 1e-15);
+        assert!(c.windows(2).all(|w| w[1] < w[0]));
+        let e = igo_exponential_schedule(1.0, 3, 0.01).expect("e");
+        assert!((e[1] - 0.1).abs() < 1e-15 && (e[2] - 0.01).abs() < 1e-15);
+        let s = igo_step_schedule(1.0, 9, 4).expect("s");
+        assert_eq!(s[3], 1.0);
+        assert!((s[4] - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15);
+        assert!((s[8] - 0.5).abs() < 1e-15);
+        assert!(igo_cosine_schedule(1.0, 3, 0.0).is_err());
+        assert!(igo_step_schedule(1.0, 3, 0).is_err());
     }
 
     /// The β solvers invert the δ formulas.
