@@ -1,15 +1,431 @@
 //! `mslab critical`: SFO sweep over batch sizes, critical batch size b*, C² estimates (issue 4).
-//! STUB: being written; refuses to run until then.
+
+use std::path::PathBuf;
 
 use clap::Args;
+use serde_json::{json, Value};
 
 use super::Failure;
+use momentum_smoothing::config::LandscapeFile;
+use momentum_smoothing::experiments::critical::{
+    self, default_batches, ProbeConfig, StopRule, SweepConfig,
+};
+use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
+use momentum_smoothing::output::{write_csv, write_json, Provenance};
 use momentum_smoothing::Error;
 
-/// Arguments of this subcommand (placeholder).
+/// Arguments of `mslab critical`.
 #[derive(Args)]
-pub struct CriticalArgs {}
+#[command(after_help = "Example:
+  mslab critical --landscape landscapes/critical-quadratic-10d.toml --optimizer sgd --lr 0.1 \\
+        --eps 0.25,0.5,0.7,1.0 --seeds 64 --rule running-mean --json
 
-pub fn run(_a: CriticalArgs) -> Result<(), Failure> {
-    Err(Failure(Error::invalid("command", "critical", "not implemented yet")))
+For each b, seed i runs from the same x_0 and stream i until every ε has fired or --max-steps
+(censored: counted, never dropped; a median that needs a censored run is +inf, JSON null).
+SFO N(b) = b·T(b) with T the median over seeds; b* = argmin, refined by a parabola in log b;
+95% intervals by bootstrap over seeds. C²: the paper's back-solve b*ε²/(η·factor) (`c2_estimate`),
+the exact C² of the law along probe trajectories at b* (`c2_true`), the direct estimate from
+independent per-sample gradients at frozen x_t (`c2_direct`), and McCandlish's B_simple from two
+batch sizes (`b_simple`, with its tr Σ estimate `c2_bsimple`).
+Top-level JSON keys are for the first --eps; `per_eps` has every ε; with two or more ε, `fit`
+is the exponent k of b* ∝ ε^k (the paper: −2).
+With --out DIR: DIR/summary.json (provenance + config + summary), DIR/sfo.csv, DIR/seeds.csv,
+DIR/probe.csv; written atomically, summary.json last.")]
+pub struct CriticalArgs {
+    /// Landscape file (TOML; see landscapes/).
+    #[arg(long)]
+    landscape: PathBuf,
+    /// Optimizer: sgd, shb, nshb (qhm, nesterov run but have no back-solve factor).
+    #[arg(long, value_parser = parse_kind)]
+    optimizer: OptimizerKind,
+    /// Learning rate η > 0.
+    #[arg(long, allow_negative_numbers = true)]
+    lr: f64,
+    /// Momentum factor β in [0, 1) (ignored by sgd).
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    beta: f64,
+    /// QHM immediate discount ν in [0, 1].
+    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true)]
+    nu: f64,
+    /// Thresholds ε > 0 (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        allow_negative_numbers = true
+    )]
+    eps: Vec<f64>,
+    /// Batch sizes (comma-separated, increasing); default 1,2,4,…,4096.
+    #[arg(long, value_delimiter = ',')]
+    batches: Vec<usize>,
+    /// Seeds per batch size (>= 2).
+    #[arg(long, default_value_t = 64)]
+    seeds: usize,
+    /// Base seed (seed i uses ChaCha8 stream i of it).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stopping rule: running-mean (authors': running mean of ‖g_t‖ since step 0) or
+    /// full-gradient (‖∇f(x_t)‖ every --check-every steps).
+    #[arg(long, default_value = "running-mean")]
+    rule: String,
+    /// Steps before the rule is first checked.
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+    /// Check the full-gradient rule every k steps.
+    #[arg(long, default_value_t = 1)]
+    check_every: usize,
+    /// Censoring horizon: runs not stopped after this many steps are censored.
+    #[arg(long, default_value_t = 100_000)]
+    max_steps: usize,
+    /// Bootstrap replicates for the intervals.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Skip the variance probe (c2_true, c2_direct, b_simple are then null).
+    #[arg(long)]
+    no_probe: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write summary.json, sfo.csv, seeds.csv, probe.csv into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_kind(s: &str) -> Result<OptimizerKind, String> {
+    OptimizerKind::parse(s).map_err(|e| e.to_string())
+}
+
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+fn cell(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else if v == f64::INFINITY {
+        "inf".into()
+    } else {
+        String::new()
+    }
+}
+
+pub fn run(a: CriticalArgs) -> Result<(), Failure> {
+    let file = LandscapeFile::read(&a.landscape)?;
+    let problem = file.build()?;
+    let optimizer = Optimizer::new(a.optimizer, a.lr, a.beta, a.nu)?;
+    let rule = StopRule::parse(&a.rule)?;
+    if a.bootstrap < 100 {
+        return Err(Error::invalid("bootstrap", a.bootstrap, "an integer >= 100").into());
+    }
+    let cfg = SweepConfig {
+        optimizer,
+        batches: if a.batches.is_empty() {
+            default_batches()
+        } else {
+            a.batches.clone()
+        },
+        eps: a.eps.clone(),
+        rule,
+        warmup: a.warmup,
+        check_every: a.check_every,
+        max_steps: a.max_steps,
+        seeds: a.seeds,
+        seed: a.seed,
+    };
+    cfg.validate(&problem)?;
+    let started = std::time::Instant::now();
+    let (runs, boot, curves) = critical::sweep_and_analyze(&problem, &cfg, a.bootstrap)?;
+    let sweep_s = started.elapsed().as_secs_f64();
+    let fit = if curves.len() >= 2 {
+        critical::fit_exponent(&curves, &boot)
+    } else {
+        None
+    };
+    // The probe runs at the first ε's b* (grid value), or the middle batch size without one.
+    let probe_batch = curves
+        .first()
+        .and_then(|c| c.b_star)
+        .map_or(cfg.batches[cfg.batches.len() / 2], |b| b.grid);
+    let probe = if a.no_probe {
+        None
+    } else {
+        let median_steps = curves
+            .first()
+            .and_then(|c| c.rows.iter().find(|r| r.batch == probe_batch))
+            .map(|r| r.steps_median)
+            .filter(|v| v.is_finite())
+            .unwrap_or(1000.0);
+        let steps = (median_steps as usize).clamp(100, a.max_steps);
+        let mut pc = ProbeConfig::new(optimizer, probe_batch, steps, a.seed);
+        if let Some(fs) = problem.landscape.finite_sum() {
+            pc.b_big = pc.b_big.min(fs.n_samples());
+        }
+        Some(critical::probe(&problem, &pc)?)
+    };
+    let per_eps: Vec<Value> = curves
+        .iter()
+        .enumerate()
+        .map(|(e, c)| {
+            let ci = critical::percentile_ci(boot.b_star.iter().map(|r| r[e]));
+            let b_star = c.b_star.map(|b| b.value);
+            let est = critical::c2_estimate(&optimizer, c.eps, b_star);
+            json!({
+                "eps": c.eps,
+                "sfo": c.rows.iter().map(|r| num(r.sfo_median)).collect::<Vec<_>>(),
+                "sfo_ci95": c.rows.iter().map(|r| [num(r.sfo_median_ci95[0]), num(r.sfo_median_ci95[1])]).collect::<Vec<_>>(),
+                "steps_median": c.rows.iter().map(|r| num(r.steps_median)).collect::<Vec<_>>(),
+                "censored": c.rows.iter().map(|r| r.censored).collect::<Vec<_>>(),
+                "diverged": c.rows.iter().map(|r| r.diverged).collect::<Vec<_>>(),
+                "b_star": b_star,
+                "b_star_grid": c.b_star.map(|b| b.grid),
+                "b_star_at_edge": c.b_star.map(|b| b.at_edge),
+                "b_star_ci95": [num(ci[0]), num(ci[1])],
+                "c2_estimate": est,
+                "c2_estimate_ci95": [
+                    critical::c2_estimate(&optimizer, c.eps, Some(ci[0])).and_then(|v| v.is_finite().then_some(v)),
+                    critical::c2_estimate(&optimizer, c.eps, Some(ci[1])).and_then(|v| v.is_finite().then_some(v)),
+                ],
+            })
+        })
+        .collect();
+    let factor = momentum_smoothing::theory::sfo_factor(optimizer.kind, optimizer.beta);
+    let mut summary = per_eps.first().cloned().unwrap_or_else(|| json!({}));
+    let extra = json!({
+        "landscape": file.name,
+        "optimizer": optimizer.kind.name(),
+        "lr": optimizer.lr,
+        "beta": optimizer.beta,
+        "rule": rule.name(),
+        "batches": cfg.batches,
+        "seeds": cfg.seeds,
+        "sfo_factor": factor.as_ref().ok(),
+        "sfo_factor_open": factor.as_ref().err().map(|e| e.to_string()),
+        "c2_true": probe.as_ref().map(|p| p.c2_true_max),
+        "c2_true_mean": probe.as_ref().map(|p| p.c2_true_mean),
+        "c2_constant": problem.noise.constant_c2(),
+        "c2_direct": probe.as_ref().map(|p| p.c2_direct.mean),
+        "c2_direct_ci95": probe.as_ref().map(|p| [p.c2_direct.ci_low, p.c2_direct.ci_high]),
+        "c2_bsimple": probe.as_ref().map(|p| p.c2_bsimple.mean),
+        "b_simple": probe.as_ref().map(|p| num(p.b_simple)),
+        "b_simple_ci95": probe.as_ref().map(|p| [num(p.b_simple_ci95[0]), num(p.b_simple_ci95[1])]),
+        "b_simple_true": probe.as_ref().map(|p| num(p.b_simple_true)),
+        "a2": probe.as_ref().map(|p| &p.a2),
+        "probe_batch": probe.as_ref().map(|_| probe_batch),
+        "per_eps": per_eps,
+        "fit": fit,
+        "steps_simulated": runs.steps_simulated,
+        "elapsed_s": started.elapsed().as_secs_f64(),
+        "sweep_s": sweep_s,
+    });
+    if let (Some(obj), Some(add)) = (summary.as_object_mut(), extra.as_object()) {
+        for (k, v) in add {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let sfo_rows = curves.iter().flat_map(|c| {
+            c.rows.iter().map(move |r| {
+                vec![
+                    c.eps.to_string(),
+                    r.batch.to_string(),
+                    cell(r.steps_median),
+                    cell(r.sfo_median),
+                    cell(r.sfo_median_ci95[0]),
+                    cell(r.sfo_median_ci95[1]),
+                    cell(r.sfo_q25),
+                    cell(r.sfo_q75),
+                    cell(r.sfo_min),
+                    cell(r.sfo_max),
+                    r.censored.to_string(),
+                    r.diverged.to_string(),
+                    r.seeds.to_string(),
+                    c.b_star.map_or(String::new(), |b| b.value.to_string()),
+                ]
+            })
+        });
+        write_csv(
+            &dir.join("sfo.csv"),
+            &[
+                "eps",
+                "batch",
+                "steps_median",
+                "sfo_median",
+                "sfo_ci95_low",
+                "sfo_ci95_high",
+                "sfo_q25",
+                "sfo_q75",
+                "sfo_min",
+                "sfo_max",
+                "censored",
+                "diverged",
+                "seeds",
+                "b_star",
+            ],
+            sfo_rows,
+        )?;
+        let seed_rows = runs.eps.iter().enumerate().flat_map(|(e, eps)| {
+            let runs = &runs;
+            runs.batches.iter().enumerate().flat_map(move |(j, b)| {
+                runs.times[e][j].iter().enumerate().map(move |(i, t)| {
+                    vec![
+                        eps.to_string(),
+                        b.to_string(),
+                        i.to_string(),
+                        t.map_or(String::new(), |v| v.to_string()),
+                        t.is_none().to_string(),
+                        runs.diverged[j][i].to_string(),
+                    ]
+                })
+            })
+        });
+        write_csv(
+            &dir.join("seeds.csv"),
+            &[
+                "eps",
+                "batch",
+                "seed_index",
+                "steps",
+                "censored",
+                "diverged",
+            ],
+            seed_rows,
+        )?;
+        let probe_rows = probe.iter().flat_map(|p| {
+            p.rows.iter().map(|r| {
+                vec![
+                    r.step.to_string(),
+                    cell(r.c2_true.mean),
+                    cell(r.c2_direct.mean),
+                    cell(r.c2_direct.ci_low),
+                    cell(r.c2_direct.ci_high),
+                    cell(r.c2_bsimple.mean),
+                    cell(r.c2_bsimple.ci_low),
+                    cell(r.c2_bsimple.ci_high),
+                    cell(r.grad_sq_true.mean),
+                    cell(r.grad_sq_est.mean),
+                    cell(r.b_simple),
+                ]
+            })
+        });
+        write_csv(
+            &dir.join("probe.csv"),
+            &[
+                "step",
+                "c2_true",
+                "c2_direct",
+                "c2_direct_ci95_low",
+                "c2_direct_ci95_high",
+                "c2_bsimple",
+                "c2_bsimple_ci95_low",
+                "c2_bsimple_ci95_high",
+                "grad_sq_true",
+                "grad_sq_est",
+                "b_simple",
+            ],
+            probe_rows,
+        )?;
+        write_json(
+            &dir.join("summary.json"),
+            &json!({
+                "provenance": Provenance::collect(),
+                "config": {
+                    "landscape_file": a.landscape.display().to_string(),
+                    "landscape": file,
+                    "sweep": cfg,
+                    "bootstrap": a.bootstrap,
+                    "probe": !a.no_probe,
+                },
+                "summary": summary,
+            }),
+        )?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    print_table(&summary, &cfg.batches);
+    Ok(())
+}
+
+fn f(v: &Value) -> String {
+    v.as_f64()
+        .map(|x| format!("{x:.4}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_table(s: &Value, batches: &[usize]) {
+    println!(
+        "{} on {} ({} rule, η = {}, β = {}), {} seeds per b",
+        s["optimizer"].as_str().unwrap_or("?"),
+        s["landscape"].as_str().unwrap_or("?"),
+        s["rule"].as_str().unwrap_or("?"),
+        s["lr"],
+        s["beta"],
+        s["seeds"]
+    );
+    for e in s["per_eps"].as_array().into_iter().flatten() {
+        println!("  ε = {}", e["eps"]);
+        println!(
+            "    {:>6} {:>14} {:>10} {:>9}",
+            "b", "SFO (median)", "T median", "censored"
+        );
+        for (j, b) in batches.iter().enumerate() {
+            println!(
+                "    {:>6} {:>14} {:>10} {:>9}",
+                b,
+                e["sfo"][j]
+                    .as_f64()
+                    .map_or("inf".into(), |v| format!("{v:.0}")),
+                e["steps_median"][j]
+                    .as_f64()
+                    .map_or("inf".into(), |v| format!("{v:.0}")),
+                e["censored"][j]
+            );
+        }
+        println!(
+            "    b* = {} (95% CI [{}, {}]){}   C² back-solve b*ε²/(η·factor) = {}",
+            f(&e["b_star"]),
+            f(&e["b_star_ci95"][0]),
+            f(&e["b_star_ci95"][1]),
+            if e["b_star_at_edge"] == json!(true) {
+                " at the grid's edge"
+            } else {
+                ""
+            },
+            f(&e["c2_estimate"])
+        );
+    }
+    println!(
+        "  C² true = {} (mean {})   direct = {} [{}, {}]   McCandlish tr Σ = {}   B_simple = {} (true {})",
+        f(&s["c2_true"]),
+        f(&s["c2_true_mean"]),
+        f(&s["c2_direct"]),
+        f(&s["c2_direct_ci95"][0]),
+        f(&s["c2_direct_ci95"][1]),
+        f(&s["c2_bsimple"]),
+        f(&s["b_simple"]),
+        f(&s["b_simple_true"])
+    );
+    if let Some(open) = s["sfo_factor_open"].as_str() {
+        println!("  open: {open}");
+    }
+    if !s["fit"].is_null() {
+        println!(
+            "  b* ∝ ε^k: k = {} (bootstrap 95% CI [{}, {}]; the paper: −2)",
+            f(&s["fit"]["exponent"]),
+            f(&s["fit"]["exponent_ci95"][0]),
+            f(&s["fit"]["exponent_ci95"][1])
+        );
+    }
 }
