@@ -441,6 +441,9 @@ pub struct SfoCurve {
     pub rows: Vec<SfoRow>,
     /// b* from the median curve.
     pub b_star: Option<BStar>,
+    /// Bootstrap 95% percentile interval of b* (NaN ends when over 2.5% of the replicates
+    /// have no finite b*).
+    pub b_star_ci95: [f64; 2],
     /// Censoring cannot have moved b*: every b whose median T is censored has
     /// b·max_steps ≥ N(b*), so its true N(b) exceeds the minimum whatever its T.
     pub censoring_safe: bool,
@@ -582,6 +585,7 @@ pub fn analyze(runs: &SweepRuns, boot: &Bootstrap) -> Vec<SfoCurve> {
             SfoCurve {
                 eps: runs.eps[e],
                 b_star,
+                b_star_ci95: percentile_ci(boot.b_star.iter().map(|r| r[e])),
                 censoring_safe,
                 rows,
             }
@@ -1068,11 +1072,23 @@ pub fn c2_estimate(opt: &Optimizer, eps: f64, b_star: Option<f64>) -> Option<f64
     theory::c2_backsolve(b_star?, eps, opt.lr, factor).ok()
 }
 
-/// The first-order prediction of b* under the running-mean rule (proofs/C7-…md §2):
-/// b* ≈ (9/4)·s₁²/ε², s₁ = E‖ξ‖ of one per-sample noise draw (√C² up to the chi factor),
-/// independent of η, β and of the optimizer.
+/// The first-order prediction of b* under the running-mean rule (proofs/C7-…md §2): with
+/// T(b) ≈ A/(ε − s₁/√b), s₁/√b the stationary E‖g_t‖ and A the transient excess (independent
+/// of b to first order), N(b) = b·T(b) is smallest at b* = (9/4)·s₁²/ε² — independent of η
+/// except through s₁.
 pub fn running_mean_b_star_prediction(s1: f64, eps: f64) -> f64 {
     2.25 * s1 * s1 / (eps * eps)
+}
+
+/// s₁ = √b·E‖g_t‖ at stationarity for isotropic Gaussian noise σ on a quadratic with
+/// eigenvalues λ (any rotation): E‖g‖² = (dσ² + b·E‖∇f‖²)/b with the exact stationary
+/// E‖∇f‖² (`stationary::stationary_moments_isotropic`, ∝ 1/b), and E‖g‖ ≈ χ_d·√E‖g‖² with
+/// χ_d = E‖z‖/√d for z ~ N(0, I_d) (exact for the noise part; g is Gaussian at stationarity).
+pub fn stationary_s1(opt: &Optimizer, eigenvalues: &[f64], sigma: f64) -> Result<f64> {
+    let d = eigenvalues.len();
+    let m = crate::stationary::stationary_moments_isotropic(opt, eigenvalues, sigma * sigma, 1.0)?;
+    let chi = chi_mean(d, 1.0) / (d as f64).sqrt();
+    Ok(chi * (d as f64 * sigma * sigma + m.grad_sq).sqrt())
 }
 
 /// E‖ξ‖ for ξ ~ N(0, σ² I_d): σ√2 Γ((d+1)/2)/Γ(d/2), via lgamma.
@@ -1094,10 +1110,7 @@ fn ln_gamma(x: f64) -> f64 {
 /// x_0 ~ U([−3, 3]^10). With isotropic Gaussian σ = 2 it is
 /// `landscapes/critical-quadratic-10d.toml` (C² = 40).
 pub fn critical_problem(noise: NoiseLaw) -> Result<Problem> {
-    let d = 10;
-    let eig: Vec<f64> = (0..d)
-        .map(|i| 0.25 * 16f64.powf(i as f64 / (d - 1) as f64))
-        .collect();
+    let eig = critical_eigenvalues();
     Ok(Problem {
         landscape: Arc::new(Quadratic::new(eig, Some(7), 10.0)?),
         noise,
@@ -1106,6 +1119,11 @@ pub fn critical_problem(noise: NoiseLaw) -> Result<Problem> {
             high: 3.0,
         },
     })
+}
+
+/// The eigenvalues of [`critical_problem`]: λ_i = 0.25·16^{i/9}, i = 0..9.
+pub fn critical_eigenvalues() -> Vec<f64> {
+    (0..10).map(|i| 0.25 * 16f64.powf(i as f64 / 9.0)).collect()
 }
 
 /// σ of the claim experiments' Gaussian law per rule: 2 (C² = 40) for the running-mean rule,
@@ -1218,7 +1236,7 @@ pub struct BacksolveRow {
     pub inequality_holds: bool,
     /// The estimate is within a factor 2 of the truth (interval overlapping [½, 2]).
     pub within_factor_2: bool,
-    /// Running-mean rule: the first-order prediction (9/4)·s₁²/ε².
+    /// Running-mean rule: the first-order prediction (9/4)·s₁²/ε² ([`stationary_s1`]).
     pub b_star_predicted: Option<f64>,
 }
 
@@ -1238,16 +1256,14 @@ pub fn sweep_and_analyze(
 pub fn backsolve_rows(
     cfg: &SweepConfig,
     curves: &[SfoCurve],
-    boot: &Bootstrap,
     c2_true: f64,
     s1: Option<f64>,
 ) -> Vec<BacksolveRow> {
     let opt = &cfg.optimizer;
     curves
         .iter()
-        .enumerate()
-        .map(|(e, c)| {
-            let ci = percentile_ci(boot.b_star.iter().map(|r| r[e]));
+        .map(|c| {
+            let ci = c.b_star_ci95;
             let est = c2_estimate(opt, c.eps, c.b_star.map(|b| b.value));
             let est_ci = [
                 c2_estimate(opt, c.eps, Some(ci[0])).unwrap_or(f64::NAN),
@@ -1370,14 +1386,9 @@ pub fn c7_data(scale: Scale) -> Result<C7Data> {
                 let problem = critical_problem(NoiseLaw::Gaussian { sigma })?;
                 let c2_true = 10.0 * sigma * sigma;
                 let cfg = claim_sweep(opt, rule, vec![C7_EPS], scale);
-                let (_, boot, cs) = sweep_and_analyze(&problem, &cfg, sizes.boot)?;
-                rows.extend(backsolve_rows(
-                    &cfg,
-                    &cs,
-                    &boot,
-                    c2_true,
-                    Some(chi_mean(10, sigma)),
-                ));
+                let (_, _, cs) = sweep_and_analyze(&problem, &cfg, sizes.boot)?;
+                let s1 = stationary_s1(&opt, &critical_eigenvalues(), sigma)?;
+                rows.extend(backsolve_rows(&cfg, &cs, c2_true, Some(s1)));
                 curves.push((opt, rule, cs));
             }
         }
@@ -1532,12 +1543,11 @@ pub fn c8_data(scale: Scale) -> Result<C8Data> {
             let (_, boot, cs) = sweep_and_analyze(&problem, &cfg, sizes.boot)?;
             let points = cs
                 .iter()
-                .enumerate()
-                .map(|(e, c)| {
+                .map(|c| {
                     json!({
                         "eps": c.eps,
                         "b_star": c.b_star.map(|b| b.value),
-                        "b_star_ci95": percentile_ci(boot.b_star.iter().map(|r| r[e])),
+                        "b_star_ci95": c.b_star_ci95,
                         "at_edge": c.b_star.map(|b| b.at_edge),
                     })
                 })
@@ -1613,6 +1623,277 @@ pub fn c8_report(data: &C8Data) -> Result<ClaimReport> {
             .map(|r| serde_json::to_value(r).unwrap_or_default())
             .collect(),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figure data
+// ---------------------------------------------------------------------------------------------
+
+fn cell(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else if v == f64::INFINITY {
+        "inf".into()
+    } else {
+        String::new()
+    }
+}
+
+fn opt_cells(experiment: &str, opt: &Optimizer, rule: StopRule) -> Vec<String> {
+    vec![
+        experiment.to_string(),
+        opt.kind.name().to_string(),
+        opt.lr.to_string(),
+        opt.beta.to_string(),
+        rule.name().to_string(),
+        sigma_for(rule).to_string(),
+        (10.0 * sigma_for(rule) * sigma_for(rule)).to_string(),
+    ]
+}
+
+/// Write the data of the critical-batch figures into `dir` (atomically, one file each):
+/// `sfo.csv` (SFO vs b per experiment, optimizer, rule, ε, with bands over seeds and b*),
+/// `c2_backsolve.csv` (the paper's back-solve against the truth), `c2_probe.csv` (C² direct,
+/// McCandlish tr Σ and B_simple per checkpoint, per law), `c2_methods.csv` (the three
+/// estimates pooled per law), `b_star_eps.csv` (b* vs ε with intervals) and `fit.csv` (the
+/// exponent of b* ∝ ε^k), plus `provenance.json`.
+pub fn write_figure_data(dir: &std::path::Path, c7: &C7Data, c8: &C8Data) -> Result<()> {
+    use crate::output::{write_csv, write_json, Provenance};
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let head = [
+        "experiment",
+        "optimizer",
+        "lr",
+        "beta",
+        "rule",
+        "sigma",
+        "c2_true",
+    ];
+    let mut h: Vec<&str> = head.to_vec();
+    h.extend([
+        "eps",
+        "batch",
+        "steps_median",
+        "sfo_median",
+        "sfo_ci95_low",
+        "sfo_ci95_high",
+        "sfo_q25",
+        "sfo_q75",
+        "sfo_min",
+        "sfo_max",
+        "censored",
+        "diverged",
+        "seeds",
+        "b_star",
+        "b_star_ci95_low",
+        "b_star_ci95_high",
+        "b_star_at_edge",
+    ]);
+    let mut rows = Vec::new();
+    for (exp, curves) in [("c7", &c7.curves), ("c8", &c8.curves)] {
+        for (opt, rule, cs) in curves {
+            for c in cs {
+                for r in &c.rows {
+                    let mut row = opt_cells(exp, opt, *rule);
+                    row.extend([
+                        c.eps.to_string(),
+                        r.batch.to_string(),
+                        cell(r.steps_median),
+                        cell(r.sfo_median),
+                        cell(r.sfo_median_ci95[0]),
+                        cell(r.sfo_median_ci95[1]),
+                        cell(r.sfo_q25),
+                        cell(r.sfo_q75),
+                        cell(r.sfo_min),
+                        cell(r.sfo_max),
+                        r.censored.to_string(),
+                        r.diverged.to_string(),
+                        r.seeds.to_string(),
+                        c.b_star.map_or(String::new(), |b| b.value.to_string()),
+                        cell(c.b_star_ci95[0]),
+                        cell(c.b_star_ci95[1]),
+                        c.b_star.map_or(String::new(), |b| b.at_edge.to_string()),
+                    ]);
+                    rows.push(row);
+                }
+            }
+        }
+    }
+    write_csv(&dir.join("sfo.csv"), &h, rows)?;
+    let rows = c7.rows.iter().map(|r| {
+        vec![
+            r.optimizer.to_string(),
+            r.lr.to_string(),
+            r.beta.to_string(),
+            r.rule.name().to_string(),
+            r.eps.to_string(),
+            r.c2_true.to_string(),
+            r.b_star.map_or(String::new(), |b| b.value.to_string()),
+            cell(r.b_star_ci95[0]),
+            cell(r.b_star_ci95[1]),
+            r.b_star_predicted.map_or(String::new(), |v| v.to_string()),
+            r.c2_estimate.map_or(String::new(), |v| v.to_string()),
+            cell(r.c2_estimate_ci95[0]),
+            cell(r.c2_estimate_ci95[1]),
+            r.ratio.map_or(String::new(), |v| v.to_string()),
+            cell(r.ratio_ci95[0]),
+            cell(r.ratio_ci95[1]),
+            r.inequality_holds.to_string(),
+        ]
+    });
+    write_csv(
+        &dir.join("c2_backsolve.csv"),
+        &[
+            "optimizer",
+            "lr",
+            "beta",
+            "rule",
+            "eps",
+            "c2_true",
+            "b_star",
+            "b_star_ci95_low",
+            "b_star_ci95_high",
+            "b_star_predicted",
+            "c2_estimate",
+            "c2_estimate_ci95_low",
+            "c2_estimate_ci95_high",
+            "ratio",
+            "ratio_ci95_low",
+            "ratio_ci95_high",
+            "inequality_holds",
+        ],
+        rows,
+    )?;
+    let rows = c7.probes.iter().flat_map(|(case, p)| {
+        p.rows.iter().map(move |r| {
+            vec![
+                case.clone(),
+                r.step.to_string(),
+                cell(r.c2_true.mean),
+                cell(r.c2_direct.mean),
+                cell(r.c2_direct.ci_low),
+                cell(r.c2_direct.ci_high),
+                cell(r.c2_bsimple.mean),
+                cell(r.c2_bsimple.ci_low),
+                cell(r.c2_bsimple.ci_high),
+                cell(r.grad_sq_true.mean),
+                cell(r.grad_sq_est.mean),
+                cell(r.b_simple),
+            ]
+        })
+    });
+    write_csv(
+        &dir.join("c2_probe.csv"),
+        &[
+            "case",
+            "step",
+            "c2_true",
+            "c2_direct",
+            "c2_direct_ci95_low",
+            "c2_direct_ci95_high",
+            "c2_bsimple",
+            "c2_bsimple_ci95_low",
+            "c2_bsimple_ci95_high",
+            "grad_sq_true",
+            "grad_sq_est",
+            "b_simple",
+        ],
+        rows,
+    )?;
+    let rows = c7.probes.iter().flat_map(|(case, p)| {
+        let est = |m: &str, e: &Estimate| {
+            vec![
+                case.clone(),
+                m.to_string(),
+                cell(e.mean),
+                cell(e.ci_low),
+                cell(e.ci_high),
+            ]
+        };
+        let one = |m: &str, v: f64, ci: [f64; 2]| {
+            vec![
+                case.clone(),
+                m.to_string(),
+                cell(v),
+                cell(ci[0]),
+                cell(ci[1]),
+            ]
+        };
+        vec![
+            one("c2_true_mean", p.c2_true_mean, [f64::NAN; 2]),
+            one("c2_true_max", p.c2_true_max, [f64::NAN; 2]),
+            est("c2_direct", &p.c2_direct),
+            est("c2_mccandlish_trace", &p.c2_bsimple),
+            one("b_simple", p.b_simple, p.b_simple_ci95),
+            one("b_simple_true", p.b_simple_true, [f64::NAN; 2]),
+            one("a2_true_range_ratio", p.a2.true_range_ratio, [f64::NAN; 2]),
+            one("a2_direct_max_z", p.a2.max_z, [f64::NAN; 2]),
+        ]
+    });
+    write_csv(
+        &dir.join("c2_methods.csv"),
+        &["case", "quantity", "value", "ci95_low", "ci95_high"],
+        rows,
+    )?;
+    let mut rows = Vec::new();
+    let mut fits = Vec::new();
+    for ((opt, rule, cs), sr) in c8.curves.iter().zip(&c8.rows) {
+        for c in cs {
+            let mut row = opt_cells("c8", opt, *rule);
+            row.extend([
+                c.eps.to_string(),
+                c.b_star.map_or(String::new(), |b| b.value.to_string()),
+                cell(c.b_star_ci95[0]),
+                cell(c.b_star_ci95[1]),
+                c.b_star.map_or(String::new(), |b| b.at_edge.to_string()),
+            ]);
+            rows.push(row);
+        }
+        if let Some(f) = &sr.fit {
+            let mut row = opt_cells("c8", opt, *rule);
+            row.extend([
+                f.exponent.to_string(),
+                cell(f.exponent_ci95[0]),
+                cell(f.exponent_ci95[1]),
+                cell(f.exponent_ols_ci95[0]),
+                cell(f.exponent_ols_ci95[1]),
+                f.intercept.to_string(),
+                f.eps_used
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]);
+            fits.push(row);
+        }
+    }
+    let mut h: Vec<&str> = head.to_vec();
+    h.extend([
+        "eps",
+        "b_star",
+        "b_star_ci95_low",
+        "b_star_ci95_high",
+        "at_edge",
+    ]);
+    write_csv(&dir.join("b_star_eps.csv"), &h, rows)?;
+    let mut h: Vec<&str> = head.to_vec();
+    h.extend([
+        "exponent",
+        "exponent_ci95_low",
+        "exponent_ci95_high",
+        "exponent_ols_ci95_low",
+        "exponent_ols_ci95_high",
+        "intercept",
+        "eps_used",
+    ]);
+    write_csv(&dir.join("fit.csv"), &h, fits)?;
+    write_json(
+        &dir.join("provenance.json"),
+        &json!({"provenance": Provenance::collect(), "seed": SEED}),
+    )
 }
 
 #[cfg(test)]

@@ -168,9 +168,8 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
     };
     let per_eps: Vec<Value> = curves
         .iter()
-        .enumerate()
-        .map(|(e, c)| {
-            let ci = critical::percentile_ci(boot.b_star.iter().map(|r| r[e]));
+        .map(|c| {
+            let ci = c.b_star_ci95;
             let b_star = c.b_star.map(|b| b.value);
             let est = critical::c2_estimate(&optimizer, c.eps, b_star);
             json!({
@@ -184,6 +183,7 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
                 "b_star_grid": c.b_star.map(|b| b.grid),
                 "b_star_at_edge": c.b_star.map(|b| b.at_edge),
                 "b_star_ci95": [num(ci[0]), num(ci[1])],
+                "censoring_safe": c.censoring_safe,
                 "c2_estimate": est,
                 "c2_estimate_ci95": [
                     critical::c2_estimate(&optimizer, c.eps, Some(ci[0])).and_then(|v| v.is_finite().then_some(v)),
