@@ -3,7 +3,8 @@
 //! Every results file is written to a temporary file in the destination folder and renamed into
 //! place, so a reader never sees half a file and an interrupted run leaves nothing half-written.
 //! Every summary carries [`Provenance`]: git commit and dirty flag, crate version, the libtorch
-//! version where one is linked, the device, the seed and the full configuration.
+//! version where one is linked, the device, the command line and its working folder; the
+//! results beside it hold the seed and the full configuration.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct Provenance {
     pub threads: usize,
     /// The exact command line.
     pub command: Vec<String>,
+    /// The working folder the command ran in (relative paths in `command` start there).
+    pub working_dir: String,
     /// UTC time the run ended (seconds since the Unix epoch).
     pub unix_time: u64,
 }
@@ -59,6 +62,9 @@ impl Provenance {
             device: cpu_name(),
             threads: rayon::current_num_threads(),
             command: std::env::args().collect(),
+            working_dir: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
             unix_time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
