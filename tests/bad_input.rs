@@ -276,6 +276,12 @@ fn sweep_rows() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "not both",
         ),
         (
+            "sweep-flag-unknown",
+            w.replace("batch = 1", "batch = 1\nstepz = 3"),
+            "args.stepz",
+            "a flag of mslab simulate: landscape",
+        ),
+        (
             "sweep-too-many-runs",
             w.replace(
                 "lr = [0.01, 0.1]",
@@ -510,7 +516,7 @@ fn every_bad_input_is_refused_on_one_line_and_nothing_is_written() {
     let land_for_sweeps = files.write("sweep-land.toml", GOOD);
     for (name, text, field, allowed) in sweep_rows() {
         let text = text.replace("LAND", &land_for_sweeps);
-        if name != "sweep-train-without-torch" {
+        if name != "sweep-train-without-torch" && name != "sweep-flag-unknown" {
             let msg = SweepFile::parse(&text).expect_err(name).to_string();
             assert!(
                 msg.contains(field) || field == "sweep",
@@ -555,6 +561,12 @@ fn every_bad_input_is_refused_on_one_line_and_nothing_is_written() {
             vec!["--devices", "gpu7"],
             "devices",
             "cuda:K",
+        ),
+        (
+            "sweep-devices-without-device-flag",
+            vec!["--devices", "cuda:0"],
+            "devices",
+            "takes no --device",
         ),
     ] {
         let mut args = s(&["sweep", &good_sweep, "--out", "OUT"]);

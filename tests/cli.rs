@@ -293,3 +293,122 @@ fn landscapes_lists_every_shipped_file() {
         "a shipped landscape file fails to build:\n{out}"
     );
 }
+
+const SWEEP: &str = "command = \"simulate\"\nseeds = [0, 1]\n[args]\nlandscape = \"LAND\"\noptimizer = \"sgd\"\nbatch = 2\nsteps = 300\nseeds = 8\n[grid]\nlr = [0.01, 0.02, 0.05]\n";
+
+#[test]
+fn sweep_dry_run_lists_the_runs_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let land = write(dir.path(), "q.toml", GOOD);
+    let file = write(dir.path(), "s.toml", &SWEEP.replace("LAND", &land));
+    let out = dir.path().join("out");
+    let (code, stdout, err) = mslab(&["sweep", &file, "--out", out.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.starts_with("6 runs of `mslab simulate`"), "{stdout}");
+    assert_eq!(stdout.matches("pending").count(), 6);
+    assert!(stdout.contains("lr=0.05_seed=1__"), "{stdout}");
+    assert!(stdout.contains("--lr 0.02 --seed 0 --out"), "{stdout}");
+    assert!(!out.exists());
+    let (_, stdout, _) = mslab(&[
+        "sweep",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+        "--dry-run",
+        "--shard",
+        "1/4",
+    ]);
+    assert!(
+        stdout.starts_with("2 runs of `mslab simulate` in shard 1/4 of 6"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn sweep_shards_split_the_runs_and_together_complete_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let land = write(dir.path(), "q.toml", GOOD);
+    let file = write(dir.path(), "s.toml", &SWEEP.replace("LAND", &land));
+    let out = dir.path().join("out");
+    for shard in ["0/2", "1/2"] {
+        let (code, stdout, err) = mslab(&[
+            "sweep",
+            &file,
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            shard,
+            "--jobs",
+            "2",
+        ]);
+        assert_eq!(code, 0, "{stdout}{err}");
+        assert!(stdout.contains("3 runs in shard"), "{stdout}");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, name) in ["index.shard-0-of-2.json", "index.shard-1-of-2.json"]
+        .iter()
+        .enumerate()
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();
+        for r in v["runs"].as_array().unwrap() {
+            assert_eq!(r["index"].as_u64().unwrap() % 2, i as u64);
+            assert_eq!(r["status"], "complete");
+            assert!(seen.insert(r["id"].as_str().unwrap().to_string()));
+            assert!(out
+                .join(r["id"].as_str().unwrap())
+                .join("summary.json")
+                .exists());
+        }
+    }
+    assert_eq!(seen.len(), 6);
+}
+
+/// Devices go to job slots round-robin, as `--device`, for any subcommand that takes one; the
+/// child learns its sweep's process id and its thread count. (A stand-in executable records what
+/// it was given, so this runs without libtorch.)
+#[cfg(unix)]
+#[test]
+fn sweep_passes_devices_round_robin_to_its_runs() {
+    use momentum_smoothing::sweep::{execute, ExecOptions, RunStatus, Shard, SweepFile};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("fake-mslab");
+    std::fs::write(
+        &exe,
+        "#!/bin/sh\nout=''; dev=''\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --out) out=\"$2\"; shift ;;\n    --device) dev=\"$2\"; shift ;;\n  esac\n  shift\ndone\nprintf '{\"summary\": {\"seeds\": 1, \"diverged\": 0}, \"device\": \"%s\", \"parent\": \"%s\", \"threads\": \"%s\"}' \"$dev\" \"$MSLAB_SWEEP_PARENT\" \"$RAYON_NUM_THREADS\" > \"$out/.summary.json.tmp.1\"\nmv \"$out/.summary.json.tmp.1\" \"$out/summary.json\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text =
+        "command = \"train\"\nseeds = 4\n[args]\nmodel = \"resnet18\"\n[grid]\nlr = [0.1, 0.01]\n";
+    let sweep = SweepFile::parse(text).unwrap();
+    let opts = ExecOptions {
+        exe,
+        out: dir.path().join("out"),
+        jobs: 4,
+        shard: Shard::ALL,
+        devices: vec!["cuda:0".into(), "cuda:1".into()],
+        threads_per_run: Some(3),
+        sweep_path: "s.toml".into(),
+        sweep_text: text.into(),
+    };
+    let report = execute(&sweep, &opts, &indicatif::ProgressBar::hidden()).unwrap();
+    assert_eq!(report.count(RunStatus::Complete), 8);
+    let mut per_device = std::collections::BTreeMap::new();
+    for r in &report.rows {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(opts.out.join(&r.id).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["device"], r.device.clone().unwrap().as_str());
+        assert_eq!(v["parent"], std::process::id().to_string());
+        assert_eq!(v["threads"], "3");
+        assert!(r.argv.windows(2).any(|w| w[0] == "--device"));
+        *per_device.entry(r.device.clone().unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_device.keys().cloned().collect::<Vec<_>>(),
+        ["cuda:0", "cuda:1"]
+    );
+}

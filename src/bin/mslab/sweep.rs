@@ -101,18 +101,65 @@ fn devices(a: &SweepArgs) -> Result<Vec<String>, Error> {
     Ok(list)
 }
 
-pub fn run(a: SweepArgs) -> Result<(), Failure> {
-    let sweep = SweepFile::read(&a.file)?;
-    if sweep.command == "train" && !cfg!(feature = "torch") {
+/// Check every flag of the sweep file against the subcommand's own flags (from its clap
+/// definition), so that a typo is refused before any run starts. Returns whether the subcommand
+/// takes --device.
+fn check_flags(sweep: &SweepFile) -> Result<bool, Error> {
+    use clap::CommandFactory;
+    let cli = super::Cli::command();
+    let Some(sub) = cli.find_subcommand(&sweep.command) else {
         return Err(Error::invalid(
             "command",
-            "train",
+            &sweep.command,
             "simulate, critical or igo (train needs mslab built with --features torch)",
+        ));
+    };
+    let longs: Vec<String> = sub
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .filter(|l| l != "help" && l != "out")
+        .collect();
+    let takes_device = longs.iter().any(|l| l == "device");
+    let flags = sweep
+        .args
+        .iter()
+        .map(|(k, _)| ("args", k))
+        .chain(sweep.grid.iter().map(|(k, _)| ("grid", k)));
+    for (section, flag) in flags {
+        if !longs.contains(flag) {
+            return Err(Error::invalid(
+                format!("{section}.{flag}"),
+                "(not a flag of this command)",
+                format!("a flag of mslab {}: {}", sweep.command, longs.join(", ")),
+            ));
+        }
+    }
+    if !sweep.seeds.is_empty() && !longs.contains(&sweep.seed_flag) {
+        return Err(Error::invalid(
+            "seeds",
+            format!(
+                "(--{} is not a flag of mslab {})",
+                sweep.seed_flag, sweep.command
+            ),
+            "a seed_flag naming one of the command's flags",
+        ));
+    }
+    Ok(takes_device)
+}
+
+pub fn run(a: SweepArgs) -> Result<(), Failure> {
+    let sweep = SweepFile::read(&a.file)?;
+    let takes_device = check_flags(&sweep)?;
+    let shard = shard(&a)?;
+    let devices = devices(&a)?;
+    if !devices.is_empty() && !takes_device {
+        return Err(Error::invalid(
+            "devices",
+            devices.join(","),
+            format!("no --devices: mslab {} takes no --device", sweep.command),
         )
         .into());
     }
-    let shard = shard(&a)?;
-    let devices = devices(&a)?;
     if !devices.is_empty() && sweep.args.iter().any(|(k, _)| k == "device") {
         return Err(Error::invalid(
             "devices",
