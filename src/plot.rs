@@ -103,7 +103,11 @@ pub fn viridis(t: f64) -> RGBColor {
         (170, 220, 50),
         (253, 231, 37),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (A.len() - 1) as f64;
     let i = (x.floor() as usize).min(A.len() - 2);
     let f = x - i as f64;
@@ -470,7 +474,12 @@ pub fn panel_title<DB: DrawingBackend>(
     ))
     .color(&BLACK)
     .pos(Pos::new(HPos::Center, VPos::Center));
-    draw_text(&head, title, &style, ((w / 2) as i32, h / 2 + theme.px(2.0)))?;
+    draw_text(
+        &head,
+        title,
+        &style,
+        ((w / 2) as i32, h / 2 + theme.px(2.0)),
+    )?;
     Ok(rest)
 }
 
@@ -481,9 +490,7 @@ pub fn draw_note<DB: DrawingBackend>(
     lines: &[&str],
 ) -> DrawResult {
     let (w, _) = area.dim_in_pixel();
-    let style = theme
-        .subtitle()
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let style = theme.subtitle().pos(Pos::new(HPos::Center, VPos::Top));
     for (i, line) in lines.iter().enumerate() {
         draw_text(
             area,
@@ -634,6 +641,10 @@ pub fn fmt_tick(v: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }
+    // Rounding residue of a tick at zero (e.g. −2e−16).
+    if v.abs() < 1e-12 {
+        return "0".into();
+    }
     if v.abs() >= 1.0 || v == 0.0 {
         let r = v.round();
         if (v - r).abs() < 1e-9 * v.abs().max(1.0) {
@@ -747,6 +758,14 @@ pub fn positive(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)>
     points
         .into_iter()
         .filter(|(x, y)| x.is_finite() && y.is_finite() && *x > 0.0 && *y > 0.0)
+        .collect()
+}
+
+/// Keep the points a chart with a linear x and a log y axis can show (finite, y > 0).
+pub fn positive_y(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    points
+        .into_iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && *y > 0.0)
         .collect()
 }
 
@@ -949,7 +968,7 @@ pub fn draw_colorbar<DB: DrawingBackend>(
         .disable_x_axis()
         .y_desc(desc)
         .y_labels(6)
-        .y_label_formatter(&|v| fmt_tick(*v))
+        .y_label_formatter(&|v| fmt_tick(*v).replace('-', "−"))
         .axis_desc_style(theme.axis_label())
         .label_style(theme.tick_label())
         .axis_style(BLACK.stroke_width(theme.upx(1.2)))

@@ -1,6 +1,7 @@
 //! Smoke test of the `figures` binary: `--quick --out <tempdir>` must produce, for every figure
 //! that `--list` names, a non-empty SVG, a PNG at least 1600 px wide and the CSV it was drawn
-//! from (with its provenance sidecar); bad names exit with code 2.
+//! from (with its provenance sidecar); `--plot-only` must redraw every figure from those CSVs
+//! alone; bad names exit with code 2.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,13 +36,29 @@ fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
+/// The synthetic figures the binary must offer (issue 7).
+const EXPECTED: [&str; 10] = [
+    "delta-vs-batch",
+    "omega-vs-batch",
+    "bound-tightness",
+    "bias-vs-noise",
+    "omega-distribution",
+    "omega-spectrum",
+    "effective-lr",
+    "data-collapse",
+    "smoothed-landscapes",
+    "smoothed-landscapes-2d",
+];
+
 #[test]
 fn quick_run_writes_every_listed_figure() {
     let names = listed();
-    assert!(
-        names.len() >= 2,
-        "expected at least two figures, got {names:?}"
-    );
+    for want in EXPECTED {
+        assert!(
+            names.iter().any(|n| n == want),
+            "figure {want} missing from --list: {names:?}"
+        );
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let out = Command::new(BIN)
         .args(["--quick", "--out"])
@@ -87,6 +104,26 @@ fn quick_run_writes_every_listed_figure() {
     for entry in std::fs::read_dir(dir.path()).expect("list out").flatten() {
         let n = entry.file_name().to_string_lossy().to_string();
         assert!(!n.starts_with('.'), "leftover temporary file {n}");
+    }
+    // The plot step needs nothing but the CSVs: remove every drawing and redraw.
+    for name in &names {
+        std::fs::remove_file(dir.path().join(format!("{name}.png"))).expect("remove png");
+        std::fs::remove_file(dir.path().join(format!("{name}.svg"))).expect("remove svg");
+    }
+    let out = Command::new(BIN)
+        .args(["--plot-only", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run figures --plot-only");
+    assert!(
+        out.status.success(),
+        "figures --plot-only failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in &names {
+        let (w, _) = png_size(&dir.path().join(format!("{name}.png")));
+        assert!(w >= 1600, "{name}: redrawn PNG is {w} px wide");
+        assert!(dir.path().join(format!("{name}.svg")).exists());
     }
 }
 

@@ -49,18 +49,36 @@ const COLUMNS: [(&str, &str); 21] = [
     ("lr", "learning rate eta"),
     ("beta", "momentum factor beta (0 for sgd)"),
     ("batch", "batch size b"),
-    ("bias_sq", "stationary E||E[omega|past]||^2 (time average after burn-in, mean over seeds)"),
+    (
+        "bias_sq",
+        "stationary E||E[omega|past]||^2 (time average after burn-in, mean over seeds)",
+    ),
     ("bias_sq_ci_low", "95% CI lower end over seeds"),
     ("bias_sq_ci_high", "95% CI upper end"),
     ("random_sq", "stationary E||omega - E[omega|past]||^2"),
     ("random_sq_ci_low", "95% CI lower end"),
     ("random_sq_ci_high", "95% CI upper end"),
-    ("exact_omega_sq", "exact stationary E||omega||^2 (quadratic only)"),
-    ("exact_bias_sq", "exact stationary bias part (quadratic only)"),
-    ("exact_random_sq", "exact stationary random part (quadratic only)"),
-    ("traj_peak_omega", "sup over t of the over-seed mean of ||omega_t|| from x_0"),
+    (
+        "exact_omega_sq",
+        "exact stationary E||omega||^2 (quadratic only)",
+    ),
+    (
+        "exact_bias_sq",
+        "exact stationary bias part (quadratic only)",
+    ),
+    (
+        "exact_random_sq",
+        "exact stationary random part (quadratic only)",
+    ),
+    (
+        "traj_peak_omega",
+        "sup over t of the over-seed mean of ||omega_t|| from x_0",
+    ),
     ("traj_peak_step", "the step of that peak"),
-    ("traj_peak_bias_share", "bias part / E||omega_t||^2 at the peak step"),
+    (
+        "traj_peak_bias_share",
+        "bias part / E||omega_t||^2 at the peak step",
+    ),
     ("k_traj", "K over the trajectory"),
     ("c2", "C^2 (exact, constant-variance law)"),
     ("seeds", "stationary seeds / trajectory seeds"),
@@ -77,7 +95,11 @@ pub fn run(ctx: &Ctx, fig: &FigureDef) -> Result<()> {
             .find(|c| c.name == name)
             .ok_or_else(|| Error::Open(format!("bounds::large_batch_cases has no {name}")))?;
         for kind in KINDS {
-            let beta = if kind == OptimizerKind::Sgd { 0.0 } else { BETA };
+            let beta = if kind == OptimizerKind::Sgd {
+                0.0
+            } else {
+                BETA
+            };
             let opt = Optimizer::new(kind, case.lr, beta, 0.0)?;
             for b in batches(ctx.quick) {
                 ctx.bar
@@ -126,6 +148,7 @@ struct Series {
     random: Vec<(f64, f64, f64)>,
     exact_bias: Vec<f64>,
     exact_random: Vec<f64>,
+    peak: Vec<f64>,
     peak_share: Vec<f64>,
 }
 
@@ -135,7 +158,25 @@ struct Chart {
 }
 
 fn sqrt3(e: (f64, f64, f64)) -> (f64, f64, f64) {
-    (e.0.max(0.0).sqrt(), e.1.max(0.0).sqrt(), e.2.max(0.0).sqrt())
+    (
+        e.0.max(0.0).sqrt(),
+        e.1.max(0.0).sqrt(),
+        e.2.max(0.0).sqrt(),
+    )
+}
+
+impl Chart {
+    /// The smallest bias share at the trajectory's peak over the momentum rules (a caption
+    /// number read from the CSV).
+    fn min_momentum_peak_share(&self) -> f64 {
+        self.series
+            .iter()
+            .filter(|s| s.kind != OptimizerKind::Sgd)
+            .flat_map(|s| s.peak_share.iter().copied())
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min)
+            .min(1.0)
+    }
 }
 
 /// Markers of the bias part are drawn this factor right of their b.
@@ -150,18 +191,17 @@ impl Figure for Chart {
         let mut caption = vec![
             "β = 0.9, Gaussian noise; top: stationary parts (√ of the mean squares), 95% CI over seeds;".to_string(),
             "lines on the quadratic: exact stationary values. SGD: bias 0 (not drawn), random part = SHB's (both C²/b).".to_string(),
-            "Bottom: share of E‖ω‖² that is bias, stationary and at the peak of E‖ωₜ‖ along the run from x₀.".to_string(),
+            "Bottom: stationary √E‖ω‖² (filled) and the peak over t of E‖ωₜ‖ along the run from x₀ (hollow);".to_string(),
+            format!(
+                "at that peak the bias is at least {:.0}% of E‖ωₜ‖² for SHB and NSHB, at every b.",
+                100.0 * self.min_momentum_peak_share()
+            ),
         ];
         if self.quick {
             caption.push(QUICK_NOTE.into());
         }
         let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
-            root,
-            th,
-            "Bias and fresh noise in ω vs b (C6)",
-            &cap,
-        )?;
+        let body = plot::draw_header(root, th, "Bias and fresh noise in ω vs b (C6)", &cap)?;
         let mut opt_entries = Vec::new();
         let mut seen = Vec::new();
         for s in &self.series {
@@ -178,11 +218,35 @@ impl Figure for Chart {
         }
         let g = plot::NEUTRAL;
         let qty = vec![
-            LegendEntry::line_marker("random part √E‖ω − E[ω|past]‖²", g, Dash::Solid, plot::Marker::Circle, true)
-                .with_error_bar(),
-            LegendEntry::line_marker("bias part √E‖E[ω|past]‖² (offset right)", g, Dash::Dashed, plot::Marker::Circle, false),
-            LegendEntry::marker("bias share, stationary", g, plot::Marker::Circle, true),
-            LegendEntry::marker("bias share at the trajectory's peak", g, plot::Marker::Circle, false),
+            LegendEntry::line_marker(
+                "random part √E‖ω − E[ω|past]‖²",
+                g,
+                Dash::Solid,
+                plot::Marker::Circle,
+                true,
+            )
+            .with_error_bar(),
+            LegendEntry::line_marker(
+                "bias part √E‖E[ω|past]‖² (offset right)",
+                g,
+                Dash::Dashed,
+                plot::Marker::Circle,
+                false,
+            ),
+            LegendEntry::line_marker(
+                "stationary √E‖ω‖²",
+                g,
+                Dash::Solid,
+                plot::Marker::Circle,
+                true,
+            ),
+            LegendEntry::line_marker(
+                "peak of E‖ωₜ‖ from x₀ (offset right)",
+                g,
+                Dash::Dashed,
+                plot::Marker::Circle,
+                false,
+            ),
         ];
         let ca = plot::legend_columns(&body, th, &opt_entries, 3, 12.0)?;
         let cb = plot::legend_columns(&body, th, &qty, 2, 12.0)?;
@@ -196,7 +260,11 @@ impl Figure for Chart {
         plot::draw_legend(&la, th, &opt_entries, ca, 12.0)?;
         plot::draw_legend(&lb, th, &qty, cb, 12.0)?;
 
-        let all_b: Vec<f64> = self.series.iter().flat_map(|s| s.b.iter().copied()).collect();
+        let all_b: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.b.iter().copied())
+            .collect();
         let (b_lo, b_hi) = plot::log_range(all_b, 1.0);
         let ticks = plot::powers_of_two(b_lo.log2().round() as i32, b_hi.log2().round() as i32)
             .into_iter()
@@ -234,7 +302,11 @@ impl Figure for Chart {
                 th,
                 &plot::Axes {
                     x_desc: "batch size b",
-                    y_desc: if ci == 0 { "√ of the part of E‖ω‖²" } else { "" },
+                    y_desc: if ci == 0 {
+                        "√ of the part of E‖ω‖²"
+                    } else {
+                        ""
+                    },
                     x_fmt: &|v| plot::fmt_pow2(*v),
                     y_fmt: &|v| plot::fmt_tick(*v),
                     y_labels: 6,
@@ -249,45 +321,123 @@ impl Figure for Chart {
                     (th.upx(1.5), Dash::Solid, Dash::Dashed)
                 };
                 let rand_line: Vec<(f64, f64)> = if exact {
-                    s.b.iter().zip(&s.exact_random).map(|(&b, &v)| (b, v.sqrt())).collect()
+                    s.b.iter()
+                        .zip(&s.exact_random)
+                        .map(|(&b, &v)| (b, v.sqrt()))
+                        .collect()
                 } else {
-                    s.b.iter().zip(&s.random).map(|(&b, e)| (b, sqrt3(*e).0)).collect()
+                    s.b.iter()
+                        .zip(&s.random)
+                        .map(|(&b, e)| (b, sqrt3(*e).0))
+                        .collect()
                 };
                 let bias_line: Vec<(f64, f64)> = if exact {
-                    s.b.iter().zip(&s.exact_bias).map(|(&b, &v)| (b * DODGE, v.sqrt())).collect()
+                    s.b.iter()
+                        .zip(&s.exact_bias)
+                        .map(|(&b, &v)| (b * DODGE, v.sqrt()))
+                        .collect()
                 } else {
-                    s.b.iter().zip(&s.bias).map(|(&b, e)| (b * DODGE, sqrt3(*e).0)).collect()
+                    s.b.iter()
+                        .zip(&s.bias)
+                        .map(|(&b, e)| (b * DODGE, sqrt3(*e).0))
+                        .collect()
                 };
-                plot::draw_line(&mut chart, th, &plot::positive(rand_line), st.color, line_dash_r, lw)?;
-                plot::draw_line(&mut chart, th, &plot::positive(bias_line), st.color, line_dash_b, lw)?;
-                let rb: Vec<_> = s.b.iter().zip(&s.random).map(|(&b, e)| {
-                    let r = sqrt3(*e);
-                    (b, r.1, r.2)
-                }).collect();
+                plot::draw_line(
+                    &mut chart,
+                    th,
+                    &plot::positive(rand_line),
+                    st.color,
+                    line_dash_r,
+                    lw,
+                )?;
+                plot::draw_line(
+                    &mut chart,
+                    th,
+                    &plot::positive(bias_line),
+                    st.color,
+                    line_dash_b,
+                    lw,
+                )?;
+                let rb: Vec<_> =
+                    s.b.iter()
+                        .zip(&s.random)
+                        .map(|(&b, e)| {
+                            let r = sqrt3(*e);
+                            (b, r.1, r.2)
+                        })
+                        .collect();
                 plot::draw_error_bars(&mut chart, th, &rb, st.color)?;
-                let bb: Vec<_> = s.b.iter().zip(&s.bias).map(|(&b, e)| {
-                    let r = sqrt3(*e);
-                    (b * DODGE, r.1, r.2)
-                }).filter(|p| p.1 > 0.0).collect();
+                let bb: Vec<_> =
+                    s.b.iter()
+                        .zip(&s.bias)
+                        .map(|(&b, e)| {
+                            let r = sqrt3(*e);
+                            (b * DODGE, r.1, r.2)
+                        })
+                        .filter(|p| p.1 > 0.0)
+                        .collect();
                 plot::draw_error_bars(&mut chart, th, &bb, st.color)?;
-                let rp: Vec<_> = s.b.iter().zip(&s.random).map(|(&b, e)| (b, sqrt3(*e).0)).collect();
-                plot::draw_markers(&mut chart, th, &plot::positive(rp), st.color, st.marker, true)?;
-                let bp: Vec<_> = s.b.iter().zip(&s.bias).map(|(&b, e)| (b * DODGE, sqrt3(*e).0)).collect();
-                plot::draw_markers(&mut chart, th, &plot::positive(bp), st.color, st.marker, false)?;
+                let rp: Vec<_> =
+                    s.b.iter()
+                        .zip(&s.random)
+                        .map(|(&b, e)| (b, sqrt3(*e).0))
+                        .collect();
+                plot::draw_markers(
+                    &mut chart,
+                    th,
+                    &plot::positive(rp),
+                    st.color,
+                    st.marker,
+                    true,
+                )?;
+                let bp: Vec<_> =
+                    s.b.iter()
+                        .zip(&s.bias)
+                        .map(|(&b, e)| (b * DODGE, sqrt3(*e).0))
+                        .collect();
+                plot::draw_markers(
+                    &mut chart,
+                    th,
+                    &plot::positive(bp),
+                    st.color,
+                    st.marker,
+                    false,
+                )?;
             }
-            // Bias share.
-            let area = &panels[2 + ci];
-            let area = plot::panel_title(area, th, if ci == 0 { "quadratic: bias share" } else { "multi-well: bias share" })?;
+            // From x₀: the peak over t of E‖ωₜ‖ against the stationary level.
+            let area = plot::panel_title(
+                &panels[2 + ci],
+                th,
+                if ci == 0 {
+                    "quadratic, run from x₀"
+                } else {
+                    "multi-well, run from x₀"
+                },
+            )?;
+            let ys = mine.iter().flat_map(|s| {
+                s.peak
+                    .iter()
+                    .copied()
+                    .chain(
+                        s.bias
+                            .iter()
+                            .zip(&s.random)
+                            .map(|(a, b)| (a.0 + b.0).max(0.0).sqrt()),
+                    )
+                    .collect::<Vec<_>>()
+            });
+            let (y_lo, y_hi) = plot::log_range(ys, 1.3);
+            let (major, minor) = plot::log_ticks(y_lo, y_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
                 plot::log_axis(x_range.0, x_range.1, ticks.clone(), vec![]),
-                plot::lin_axis(-0.05, 1.05),
+                plot::log_axis(y_lo, y_hi, major, minor),
             )?;
             plot::draw_axes(
                 &mut chart,
                 th,
                 &plot::Axes {
                     x_desc: "batch size b",
-                    y_desc: if ci == 0 { "E‖E[ω|past]‖² / E‖ω‖²" } else { "" },
+                    y_desc: if ci == 0 { "‖ω‖ level" } else { "" },
                     x_fmt: &|v| plot::fmt_pow2(*v),
                     y_fmt: &|v| plot::fmt_tick(*v),
                     y_labels: 6,
@@ -295,22 +445,15 @@ impl Figure for Chart {
             )?;
             for s in &mine {
                 let st = plot::optimizer_style(s.kind);
-                let stat: Vec<(f64, f64)> = s
-                    .b
-                    .iter()
-                    .zip(s.bias.iter().zip(&s.random))
-                    .map(|(&b, (bi, ra))| (b, bi.0 / (bi.0 + ra.0)))
-                    .filter(|p| p.1.is_finite())
-                    .collect();
+                let stat: Vec<(f64, f64)> =
+                    s.b.iter()
+                        .zip(s.bias.iter().zip(&s.random))
+                        .map(|(&b, (bi, ra))| (b, (bi.0 + ra.0).max(0.0).sqrt()))
+                        .collect();
+                let stat = plot::positive(stat);
                 plot::draw_line(&mut chart, th, &stat, st.color, Dash::Solid, th.upx(1.5))?;
                 plot::draw_markers(&mut chart, th, &stat, st.color, st.marker, true)?;
-                let peak: Vec<(f64, f64)> = s
-                    .b
-                    .iter()
-                    .zip(&s.peak_share)
-                    .map(|(&b, &v)| (b * DODGE, v))
-                    .filter(|p| p.1.is_finite())
-                    .collect();
+                let peak = plot::positive(s.b.iter().zip(&s.peak).map(|(&b, &v)| (b * DODGE, v)));
                 plot::draw_line(&mut chart, th, &peak, st.color, Dash::Dashed, th.upx(1.5))?;
                 plot::draw_markers(&mut chart, th, &peak, st.color, st.marker, false)?;
             }
@@ -335,6 +478,7 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
                     random: vec![],
                     exact_bias: vec![],
                     exact_random: vec![],
+                    peak: vec![],
                     peak_share: vec![],
                 });
                 series.len() - 1
@@ -354,6 +498,7 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
         ));
         s.exact_bias.push(t.f64(i, "exact_bias_sq")?);
         s.exact_random.push(t.f64(i, "exact_random_sq")?);
+        s.peak.push(t.f64(i, "traj_peak_omega")?);
         s.peak_share.push(t.f64(i, "traj_peak_bias_share")?);
     }
     let chart = Chart {

@@ -138,7 +138,16 @@ pub fn run(ctx: &Ctx, fig: &FigureDef) -> Result<()> {
             let st = stationary::stationary_moments(&opt, &eig, &var, 1.0)?;
             let r = st.omega_sq.sqrt();
             for &f in theory::formulas(kind) {
-                rows.push(row(QUAD, "exact", &opt, f, 1.0, st.grad_sq.sqrt(), f64::NAN, (r, r, r)));
+                rows.push(row(
+                    QUAD,
+                    "exact",
+                    &opt,
+                    f,
+                    1.0,
+                    st.grad_sq.sqrt(),
+                    f64::NAN,
+                    (r, r, r),
+                ));
             }
         }
         let betas: &[f64] = if kind == OptimizerKind::Sgd {
@@ -149,8 +158,11 @@ pub fn run(ctx: &Ctx, fig: &FigureDef) -> Result<()> {
         for &beta in betas {
             let opt = Optimizer::new(kind, quad.lr, beta, 0.0)?;
             for b in quad_batches(ctx.quick) {
-                ctx.bar
-                    .set_message(format!("{}: quadratic {} β={beta} b={b}", fig.name, kind.name()));
+                ctx.bar.set_message(format!(
+                    "{}: quadratic {} β={beta} b={b}",
+                    fig.name,
+                    kind.name()
+                ));
                 let m = bounds::measure_stationary(&quad.problem, opt, b, &sizes)?;
                 let st = stationary::stationary_moments(&opt, &eig, &var, b as f64)?;
                 for &f in theory::formulas(kind) {
@@ -170,7 +182,11 @@ pub fn run(ctx: &Ctx, fig: &FigureDef) -> Result<()> {
     }
     // Multi-well: measured over b at β = 0.9, ψ with the measured K.
     for kind in KINDS {
-        let beta = if kind == OptimizerKind::Sgd { 0.0 } else { BETA_NONLINEAR };
+        let beta = if kind == OptimizerKind::Sgd {
+            0.0
+        } else {
+            BETA_NONLINEAR
+        };
         let opt = Optimizer::new(kind, nonlin.lr, beta, 0.0)?;
         for b in nonlinear_batches(ctx.quick) {
             ctx.bar
@@ -257,7 +273,7 @@ impl Figure for Chart {
                 "Top: 8-d diagonal quadratic, Gaussian noise, C² = {}, η = {}, vs β; K = exact stationary √E‖∇f‖²;",
                 self.c2, self.lr_quad
             ),
-            "lines exact (no b dependence: every second moment scales as 1/b), markers measured at b = 1 and 64 (side by side).".to_string(),
+            "lines exact (independent of b: all second moments scale as 1/b); markers measured at b = 1, 64.".to_string(),
             format!(
                 "Bottom: 8-d tilted multi-well, Gaussian noise, η = {}, β = {BETA_NONLINEAR}, vs b; K measured. Bars: 95% CI over seeds.",
                 self.lr_nonlin
@@ -336,7 +352,14 @@ impl Figure for Chart {
                     &plot::Axes {
                         x_desc: "momentum β",
                         y_desc: if c == 0 { "√E‖ω‖² / ψ" } else { "" },
-                        x_fmt: &|v| plot::fmt_tick(*v),
+                        x_fmt: &|v| {
+                            let k = (v * 5.0).round();
+                            if (v * 5.0 - k).abs() < 1e-6 {
+                                plot::fmt_tick(k / 5.0)
+                            } else {
+                                String::new()
+                            }
+                        },
                         y_fmt: &|v| plot::fmt_tick(*v),
                         y_labels: 6,
                     },
@@ -347,10 +370,22 @@ impl Figure for Chart {
                     let dash = if s.valid { Dash::Solid } else { Dash::Dashed };
                     if s.kind == OptimizerKind::Sgd {
                         if let Some(&(_, y)) = s.exact.first() {
-                            plot::draw_line(&mut chart, th, &[(0.0, y), (0.98, y)], st.color, dash, th.line_width())?;
+                            plot::draw_line(
+                                &mut chart,
+                                th,
+                                &[(0.0, y), (0.98, y)],
+                                st.color,
+                                dash,
+                                th.line_width(),
+                            )?;
                         }
                     } else {
-                        let pts = plot::positive(s.exact.iter().copied().filter(|p| p.0 > 0.0));
+                        let pts: Vec<(f64, f64)> = s
+                            .exact
+                            .iter()
+                            .copied()
+                            .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                            .collect();
                         plot::draw_line(&mut chart, th, &pts, st.color, dash, th.line_width())?;
                     }
                     let bs: Vec<f64> = {
@@ -366,7 +401,14 @@ impl Figure for Chart {
                     let bars: Vec<_> = s.measured.iter().map(|m| (place(m), m.3, m.4)).collect();
                     plot::draw_error_bars(&mut chart, th, &bars, st.color)?;
                     let pts: Vec<_> = s.measured.iter().map(|m| (place(m), m.2)).collect();
-                    plot::draw_markers(&mut chart, th, &plot::positive(pts), st.color, st.marker, s.valid)?;
+                    plot::draw_markers(
+                        &mut chart,
+                        th,
+                        &plot::positive_y(pts),
+                        st.color,
+                        st.marker,
+                        s.valid,
+                    )?;
                 }
             } else {
                 let bs: Vec<f64> = self
@@ -376,10 +418,11 @@ impl Figure for Chart {
                     .flat_map(|s| s.measured.iter().map(|m| m.1))
                     .collect();
                 let (b_lo, b_hi) = plot::log_range(bs, 1.0);
-                let ticks = plot::powers_of_two(b_lo.log2().round() as i32, b_hi.log2().round() as i32)
-                    .into_iter()
-                    .step_by(2)
-                    .collect::<Vec<_>>();
+                let ticks =
+                    plot::powers_of_two(b_lo.log2().round() as i32, b_hi.log2().round() as i32)
+                        .into_iter()
+                        .step_by(2)
+                        .collect::<Vec<_>>();
                 let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
                     plot::log_axis(b_lo / 1.4, b_hi * 1.4, ticks, vec![]),
                     plot::log_axis(y_lo, y_hi, major.clone(), minor.clone()),
@@ -459,7 +502,11 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
         series,
         lr_quad,
         lr_nonlin,
-        c2: if t.rows.is_empty() { f64::NAN } else { t.f64(0, "c2")? },
+        c2: if t.rows.is_empty() {
+            f64::NAN
+        } else {
+            t.f64(0, "c2")?
+        },
         quick: table_quick(t),
     };
     plot::render(&chart, &ctx.out, fig.name)?;

@@ -31,8 +31,12 @@ use momentum_smoothing::{stationary, theory, Error, Result};
 
 mod bias_vs_noise;
 mod bound_tightness;
+mod data_collapse;
 mod delta_vs_batch;
+mod effective_lr;
+mod omega_distribution;
 mod omega_vs_batch;
+mod smoothed_landscapes;
 
 const ABOUT: &str = "Regenerate the figures of the momentum-smoothing toolkit.
 
@@ -153,6 +157,50 @@ const FIGURES: &[FigureDef] = &[
                       at the trajectory's peak (C6)",
         run: bias_vs_noise::run,
         plot: bias_vs_noise::plot,
+    },
+    FigureDef {
+        name: "omega-distribution",
+        description: "histograms (log density) and normal QQ plots of the coordinates of ω for SGD, \
+                      SHB, NSHB under Gaussian, Student-t, multiplicative noise and on Rastrigin, \
+                      with Anderson–Darling and Lilliefors p-values (C4, paper App. D.2)",
+        run: omega_distribution::run_distribution,
+        plot: omega_distribution::plot_distribution,
+    },
+    FigureDef {
+        name: "omega-spectrum",
+        description: "eigenvalues of the covariance of ω and its participation ratio (effective \
+                      rank) per optimizer, isotropic and anisotropic noise, exact stationary lines (C4)",
+        run: omega_distribution::run_spectrum,
+        plot: omega_distribution::plot_spectrum,
+    },
+    FigureDef {
+        name: "effective-lr",
+        description: "√E‖ω‖² and the stationary loss vs β for the five rules at matched η and at \
+                      matched η/(1−β) on the quadratic (exact lines, measured markers), and the \
+                      ratio to SGD on the nonlinear settings (C10, synthetic part)",
+        run: effective_lr::run,
+        plot: effective_lr::plot,
+    },
+    FigureDef {
+        name: "data-collapse",
+        description: "escape fraction from the shallow well vs the paper's δ and vs the Langevin \
+                      temperature θ over the C5b grid (SGD, SHB, NSHB), equal-δ pairs joined (C5b)",
+        run: data_collapse::run,
+        plot: data_collapse::plot,
+    },
+    FigureDef {
+        name: "smoothed-landscapes",
+        description: "f̂_δ of 1-D Rastrigin (exact) and the Drop-Wave slice (Monte Carlo) for \
+                      δ = 0…0.75 under Gaussian, uniform-ball, Student-t and Cauchy kernels",
+        run: smoothed_landscapes::run_1d,
+        plot: smoothed_landscapes::plot_1d,
+    },
+    FigureDef {
+        name: "smoothed-landscapes-2d",
+        description: "2-D Rastrigin and Drop-Wave and their f̂_δ at δ = 0.3 under the four \
+                      kernels (heat maps)",
+        run: smoothed_landscapes::run_2d,
+        plot: smoothed_landscapes::plot_2d,
     },
 ];
 
