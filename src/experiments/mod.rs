@@ -109,6 +109,11 @@ pub fn registry() -> Vec<ClaimExperiment> {
             run: equivalence::c10_momentum_noise,
         },
         ClaimExperiment {
+            key: "c12",
+            about: "decreasing δ (implicit graduated optimization) beats constant δ",
+            run: igo::c12_igo,
+        },
+        ClaimExperiment {
             key: "c13",
             about: "the convergence bound has the form A/T + B",
             run: equivalence::c13_convergence_shape,
