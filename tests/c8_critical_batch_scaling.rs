@@ -1,5 +1,5 @@
 //! C8 (claims.md): the critical batch size scales as b* ∝ 1/ε² (the authors' reviewer figure).
-//! Experiment: `experiments::critical::c8_data` — SFO sweeps N(b) = b·T(b) on a half-octave
+//! Experiment: `experiments::critical::c8_data` — SFO sweeps N(b) = b·T(b) on a quarter-octave
 //! grid of b on the 10-d critical quadratic, both stopping rules, b* per ε (grid argmin refined
 //! by a parabola in log b), and the exponent k of b* ∝ ε^k by least squares in log–log with a
 //! bootstrap interval over seeds (seeds resampled jointly over b and ε, b* and k recomputed per
@@ -12,12 +12,14 @@
 use momentum_smoothing::experiments::critical::{self, SweepRuns};
 use momentum_smoothing::experiments::{Scale, Verdict};
 
-/// The Quick report (ε ∈ {0.5, 0.7, 1, 1.4, 2}; SGD and SHB; both rules). What it shows:
+/// The Quick report (ε ∈ {0.5, 0.7, 1, 1.4, 2}; SGD and SHB; both rules; quarter-octave grid
+/// of b; 16 seeds). What it shows:
 /// * every b* is interior to the grid and strictly decreasing in ε;
 /// * under the authors' running-mean rule the exponent's interval contains −2 (b* ∝ 1/ε², as
 ///   the first-order model of proofs/C7 §2 predicts);
-/// * under the true full-gradient rule the exponents are shallower (k > −2 at the point
-///   estimate) and for SHB the interval excludes −2: the verdict is mixed.
+/// * under the true full-gradient rule the point estimates are shallower (k > −2), but with 16
+///   seeds the intervals are wide (about ±0.4) and contain −2: at this scale the verdict is
+///   holds (the Full-scale verdict, with 64 seeds, is in the proof file).
 #[test]
 fn c8_quick_scaling() {
     let data = critical::c8_data(Scale::Quick).unwrap();
@@ -53,19 +55,13 @@ fn c8_quick_scaling() {
         );
         assert_eq!(f.eps_used.len(), 5);
         assert!(f.exponent_ci95[0] <= f.exponent && f.exponent <= f.exponent_ci95[1]);
-        match (r.rule, r.optimizer) {
-            (critical::StopRule::RunningMean, _) => assert!(f.paper_exponent_in_ci),
-            (critical::StopRule::FullGradient, "shb") => {
-                assert!(!f.paper_exponent_in_ci && f.exponent > -2.0)
-            }
-            _ => assert!(f.exponent > -2.0),
+        assert!(f.paper_exponent_in_ci);
+        if r.rule == critical::StopRule::FullGradient {
+            assert!(f.exponent > -2.0);
         }
     }
-    assert_eq!(report.verdict, Verdict::Mixed);
-    assert!(report
-        .counter_example
-        .unwrap()
-        .contains("shb full-gradient"));
+    assert_eq!(report.verdict, Verdict::Holds);
+    assert!(report.counter_example.is_none());
 }
 
 /// The machinery on an exact SFO model: T(b) = ⌈A/(ε − c/√b)⌉ (+ i for seed i), censored when
@@ -119,4 +115,41 @@ fn exact_model_recovers_b_star_and_exponent() {
     println!("k = {} {:?}", fit.exponent, fit.exponent_ci95);
     assert!((fit.exponent + 2.0).abs() < 0.01);
     assert!(fit.paper_exponent_in_ci || (fit.exponent_ci95[1] - fit.exponent_ci95[0]) < 0.02);
+}
+
+/// Full scale (ignored; minutes): C7's and C8's sweeps and probes at 64 seeds × up to 10⁵ steps,
+/// their claim reports, and the figure data in `figures/data/critical/` (formats in
+/// `critical::write_figure_data`). Run:
+/// `cargo test --release --test c8_critical_batch_scaling -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_scale_figure_data() {
+    let t = std::time::Instant::now();
+    let c7 = critical::c7_data(Scale::Full).unwrap();
+    let c8 = critical::c8_data(Scale::Full).unwrap();
+    println!("Full C7 + C8 data in {:.1} s", t.elapsed().as_secs_f64());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("figures/data/critical");
+    critical::write_figure_data(&dir, &c7, &c8).unwrap();
+    let r7 = critical::c7_report(&c7).unwrap();
+    let r8 = critical::c8_report(&c8).unwrap();
+    println!(
+        "C7: {:?}: {}\n  counter-example: {:?}",
+        r7.verdict, r7.evidence, r7.counter_example
+    );
+    println!(
+        "C8: {:?}: {}\n  counter-example: {:?}",
+        r8.verdict, r8.evidence, r8.counter_example
+    );
+    for r in &c7.rows {
+        println!("{}", serde_json::to_string(r).unwrap());
+    }
+    for r in &c8.rows {
+        println!("{}", serde_json::to_string(r).unwrap());
+    }
+    for (_, _, curves) in c7.curves.iter().chain(&c8.curves) {
+        for c in curves {
+            assert!(c.b_star.is_some());
+        }
+    }
+    assert!(dir.join("sfo.csv").exists() && dir.join("fit.csv").exists());
 }

@@ -1136,13 +1136,19 @@ pub fn sigma_for(rule: StopRule) -> f64 {
     }
 }
 
-/// Half-octave batch grid: round(2^{k/2}) for k in `lo..=hi`, duplicates removed.
-pub fn half_octave_batches(lo: u32, hi: u32) -> Vec<usize> {
+/// Batch grid with `per_octave` points per doubling: round(2^{k/per_octave}) for k in
+/// `lo..=hi`, duplicates removed.
+pub fn octave_batches(lo: u32, hi: u32, per_octave: u32) -> Vec<usize> {
     let mut v: Vec<usize> = (lo..=hi)
-        .map(|k| 2f64.powf(k as f64 / 2.0).round() as usize)
+        .map(|k| 2f64.powf(k as f64 / per_octave.max(1) as f64).round() as usize)
         .collect();
     v.dedup();
     v
+}
+
+/// Half-octave batch grid: round(2^{k/2}) for k in `lo..=hi`, duplicates removed.
+pub fn half_octave_batches(lo: u32, hi: u32) -> Vec<usize> {
+    octave_batches(lo, hi, 2)
 }
 
 /// Sizes per scale.
@@ -1170,7 +1176,7 @@ impl Sizes {
             },
             Scale::Full => Sizes {
                 seeds: 64,
-                max_steps: 100_000,
+                max_steps: 30_000,
                 boot: 1000,
                 warmup: 10,
             },
@@ -1178,23 +1184,39 @@ impl Sizes {
     }
 }
 
-/// The batch grid of the claim experiments for a rule and scale (half-octaves covering b* of
-/// every ε of [`c8_eps`] with a margin on both sides).
-pub fn claim_batches(rule: StopRule, scale: Scale) -> Vec<usize> {
+/// The batch grid of C7 (one ε = 0.5) for a rule and scale: half-octaves around b*.
+pub fn c7_batches(rule: StopRule, scale: Scale) -> Vec<usize> {
     match (rule, scale) {
-        (StopRule::RunningMean, Scale::Quick) => half_octave_batches(6, 23),
-        (StopRule::RunningMean, Scale::Full) => half_octave_batches(4, 28),
-        (StopRule::FullGradient, Scale::Quick) => half_octave_batches(0, 22),
-        (StopRule::FullGradient, Scale::Full) => half_octave_batches(0, 26),
+        (StopRule::RunningMean, _) => half_octave_batches(6, 23),
+        (StopRule::FullGradient, _) => half_octave_batches(0, 23),
+    }
+}
+
+/// The batch grid of C8 for a rule and scale: quarter-octaves covering b* of every ε of
+/// [`c8_eps`] with a margin. A quarter-octave keeps the parabola's interpolation bias of b*
+/// within 0.3–1.5% (half-octave: 1–6%, which would move the fitted exponent by up to 0.02;
+/// proofs/C8 §3).
+pub fn c8_batches(rule: StopRule, scale: Scale) -> Vec<usize> {
+    match (rule, scale) {
+        (StopRule::RunningMean, Scale::Quick) => octave_batches(12, 44, 4),
+        (StopRule::RunningMean, Scale::Full) => octave_batches(12, 52, 4),
+        (StopRule::FullGradient, Scale::Quick) => octave_batches(0, 44, 4),
+        (StopRule::FullGradient, Scale::Full) => octave_batches(0, 52, 4),
     }
 }
 
 /// The sweep of a claim experiment.
-pub fn claim_sweep(opt: Optimizer, rule: StopRule, eps: Vec<f64>, scale: Scale) -> SweepConfig {
+pub fn claim_sweep(
+    opt: Optimizer,
+    rule: StopRule,
+    eps: Vec<f64>,
+    batches: Vec<usize>,
+    scale: Scale,
+) -> SweepConfig {
     let sizes = Sizes::of(scale);
     SweepConfig {
         optimizer: opt,
-        batches: claim_batches(rule, scale),
+        batches,
         eps,
         rule,
         warmup: sizes.warmup,
@@ -1385,7 +1407,7 @@ pub fn c7_data(scale: Scale) -> Result<C7Data> {
                 let sigma = sigma_for(rule);
                 let problem = critical_problem(NoiseLaw::Gaussian { sigma })?;
                 let c2_true = 10.0 * sigma * sigma;
-                let cfg = claim_sweep(opt, rule, vec![C7_EPS], scale);
+                let cfg = claim_sweep(opt, rule, vec![C7_EPS], c7_batches(rule, scale), scale);
                 let (_, _, cs) = sweep_and_analyze(&problem, &cfg, sizes.boot)?;
                 let s1 = stationary_s1(&opt, &critical_eigenvalues(), sigma)?;
                 rows.extend(backsolve_rows(&cfg, &cs, c2_true, Some(s1)));
@@ -1539,7 +1561,7 @@ pub fn c8_data(scale: Scale) -> Result<C8Data> {
             let problem = critical_problem(NoiseLaw::Gaussian {
                 sigma: sigma_for(rule),
             })?;
-            let cfg = claim_sweep(opt, rule, c8_eps(scale), scale);
+            let cfg = claim_sweep(opt, rule, c8_eps(scale), c8_batches(rule, scale), scale);
             let (_, boot, cs) = sweep_and_analyze(&problem, &cfg, sizes.boot)?;
             let points = cs
                 .iter()
