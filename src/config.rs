@@ -131,6 +131,67 @@ impl LandscapeFile {
         toml::Value::Table(table).try_into().map_err(|e| syntax(&e))
     }
 
+    /// Bytes that building this landscape allocates, estimated from the file alone: a few
+    /// d-vectors, the stored data of a finite sum (n_samples × (input_dim + 1) numbers) and
+    /// any d × d rotation (with the workspace of its QR factorisation).
+    pub fn memory_estimate(&self) -> u128 {
+        let f = std::mem::size_of::<f64>() as u128;
+        let d = self.dim as u128;
+        let int = |t: &toml::Table, k: &str| {
+            t.get(k)
+                .and_then(toml::Value::as_integer)
+                .map_or(0, |v| v.max(0) as u128)
+        };
+        let mut bytes = 8 * d * f;
+        if self.params.contains_key("rotation_seed") {
+            bytes += 3 * d * d * f;
+        }
+        if self.noise.contains_key("rotation_seed") {
+            bytes += 3 * d * d * f;
+        }
+        if self.kind == "teacher_student" {
+            let n = int(&self.params, "n_samples");
+            let p = int(&self.params, "input_dim");
+            bytes += n.saturating_mul(p + 2) * f;
+        }
+        bytes
+    }
+
+    /// Refuse a file whose [`memory_estimate`](Self::memory_estimate) exceeds `available`
+    /// bytes (None: unknown, nothing refused), before anything is allocated.
+    pub fn check_memory(&self, available: Option<u64>) -> Result<()> {
+        let Some(avail) = available else {
+            return Ok(());
+        };
+        let need = self.memory_estimate();
+        if need <= avail as u128 {
+            return Ok(());
+        }
+        let gib = |b: u128| b as f64 / (1u128 << 30) as f64;
+        let field = if self.kind == "teacher_student" {
+            "params.n_samples"
+        } else {
+            "dim"
+        };
+        let value = if field == "dim" {
+            self.dim.to_string()
+        } else {
+            self.params
+                .get("n_samples")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Err(Error::invalid(
+            field,
+            value,
+            format!(
+                "a size whose landscape fits in the available memory: it needs about {:.1} GiB, {:.1} GiB are available",
+                gib(need),
+                gib(avail as u128)
+            ),
+        ))
+    }
+
     /// Build the problem (landscape, noise law, init box), validating every field.
     pub fn build(&self) -> Result<Problem> {
         if self.dim == 0 || self.dim > MAX_DIM {
@@ -140,6 +201,7 @@ impl LandscapeFile {
                 format!("an integer in [1, {MAX_DIM}]"),
             ));
         }
+        self.check_memory(crate::runner::available_memory())?;
         let landscape = build_landscape(&self.kind, self.dim, &self.params)?;
         if landscape.dim() != self.dim {
             return Err(Error::invalid(

@@ -25,7 +25,7 @@ struct Case {
     env: Vec<(&'static str, String)>,
     /// The field the message must name.
     field: &'static str,
-    /// A piece of the allowed values the message must state.
+    /// A piece of the allowed values the message must state (alternatives separated by '|').
     allowed: &'static str,
 }
 
@@ -151,7 +151,8 @@ fn landscape_rows() -> Vec<(&'static str, String, &'static str, &'static str)> {
         ("rastrigin-amplitude", "name = \"r\"\nkind = \"rastrigin\"\ndim = 2\n[params]\namplitude = -1.0\n[noise]\nlaw = \"gaussian\"\nsigma = 1.0\n".into(), "amplitude", "> 0"),
         ("teacher-dim-mismatch", TEACHER.replace("dim = 6", "dim = 7"), "dim", "hidden*(input_dim+1)"),
         ("teacher-n-zero", TEACHER.replace("n_samples = 16", "n_samples = 0"), "params.n_samples", "an integer in [1, "),
-        ("teacher-data-huge", TEACHER.replace("n_samples = 16", "n_samples = 10000000").replace("input_dim = 2", "input_dim = 10000").replace("dim = 6", "dim = 20002"), "params.n_samples", "n_samples*input_dim <="),
+        ("teacher-data-huge", TEACHER.replace("n_samples = 16", "n_samples = 10000000").replace("input_dim = 2", "input_dim = 10000").replace("dim = 6", "dim = 20002"), "params.n_samples", "fits in the available memory|n_samples*input_dim <="),
+        ("teacher-data-beyond-memory", TEACHER.replace("n_samples = 16", "n_samples = 1000000000000").replace("input_dim = 2", "input_dim = 1").replace("dim = 6", "dim = 4"), "params.n_samples", "GiB are available"),
         ("rotation-too-big", rot, "params.rotation_seed", "dim <= 4096"),
     ]
 }
@@ -610,7 +611,7 @@ fn every_bad_input_is_refused_on_one_line_and_nothing_is_written() {
         if !err.contains(c.field) {
             problems.push(format!("does not name {:?}", c.field));
         }
-        if !err.contains(c.allowed) {
+        if !c.allowed.split('|').any(|a| err.contains(a)) {
             problems.push(format!("does not state {:?}", c.allowed));
         }
         if err.contains("panicked") {
@@ -638,4 +639,60 @@ fn every_bad_input_is_refused_on_one_line_and_nothing_is_written() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// The memory estimates refuse a run before anything is allocated, name the field to lower and
+/// give the largest value that fits.
+#[test]
+fn memory_estimates_name_the_field_and_the_largest_value_that_fits() {
+    use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
+    use momentum_smoothing::runner::RunConfig;
+    let cfg = RunConfig {
+        optimizer: Optimizer::new(OptimizerKind::Shb, 0.01, 0.9, 0.7).unwrap(),
+        batch: 1,
+        steps: 100_000,
+        burn_in: 0,
+        seeds: 1_000_000_000,
+        seed: 0,
+        every: 1,
+    };
+    let gib: u64 = 1 << 30;
+    let msg = cfg
+        .check_memory(1000, Some(8 * gib))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("invalid seeds = 1000000000"), "{msg}");
+    let max: usize = msg
+        .split("an integer in [1, ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let fits = |seeds| RunConfig { seeds, ..cfg }.memory_estimate(1000) <= 8 * gib as u128;
+    assert!(fits(max) && !fits(max + 1), "{max}");
+    assert!(RunConfig { seeds: max, ..cfg }
+        .check_memory(1000, Some(8 * gib))
+        .is_ok());
+    // One seed of a 10⁷-dimensional run does not fit in 100 MB: the dimension is named.
+    let one = RunConfig { seeds: 1, ..cfg };
+    let msg = one
+        .check_memory(10_000_000, Some(100 << 20))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("invalid dim = 10000000"), "{msg}");
+    // Unknown available memory: nothing is refused.
+    assert!(cfg.check_memory(1000, None).is_ok());
+    // Landscape files: the stored data of a finite sum.
+    let file =
+        LandscapeFile::parse(&TEACHER.replace("n_samples = 16", "n_samples = 100000000")).unwrap();
+    assert!(file.memory_estimate() >= 100_000_000 * 3 * 8);
+    let msg = file.check_memory(Some(gib)).unwrap_err().to_string();
+    assert!(
+        msg.contains("params.n_samples") && msg.contains("GiB are available"),
+        "{msg}"
+    );
+    assert!(LandscapeFile::parse(GOOD)
+        .unwrap()
+        .check_memory(Some(gib))
+        .is_ok());
 }
