@@ -35,6 +35,7 @@ const AFTER: &str = "Examples:
   mslab simulate --landscape landscapes/rastrigin-100d.toml --optimizer shb --lr 0.002 \\
         --batch 32 --beta 0.9 --steps 10000 --seeds 1000 --json
   mslab landscapes
+  mslab sweep sweeps/shb-quadratic.toml --out runs/shb-quadratic --jobs 2
 
 Exit codes: 0 success, 1 a run failed (e.g. I/O), 2 bad input (the message names the field).";
 

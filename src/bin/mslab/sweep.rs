@@ -51,7 +51,7 @@ pub const AFTER: &str = "Example sweep file (sweeps/shb-quadratic.toml):
 Examples:
   mslab sweep sweeps/shb-quadratic.toml --dry-run
   mslab sweep sweeps/shb-quadratic.toml --out runs/shb --jobs 2
-  mslab sweep sweeps/train.toml --jobs 8 --devices cuda:0,cuda:1     # 4 runs per GPU
+  mslab sweep sweeps/train-fashion-mnist.toml --jobs 8 --devices cuda:0,cuda:1   # 4 per GPU
   MSLAB_SHARD=1/4 mslab sweep sweeps/big.toml --out runs/big        # machine 2 of 4
 
 Each run executes `mslab <command> ... --out OUT/<id>`; <id> is the grid values plus a hash of
@@ -114,6 +114,13 @@ fn check_flags(sweep: &SweepFile) -> Result<bool, Error> {
             "simulate, critical or igo (train needs mslab built with --features torch)",
         ));
     };
+    if !sub.get_arguments().any(|a| a.get_long() == Some("out")) {
+        return Err(Error::invalid(
+            "command",
+            &sweep.command,
+            "a subcommand that writes its results with --out",
+        ));
+    }
     let longs: Vec<String> = sub
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))
