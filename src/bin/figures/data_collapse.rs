@@ -296,16 +296,6 @@ impl Figure for Chart {
                     }
                 }
             }
-            for (top, names) in labels {
-                plot::draw_label(
-                    &mut chart,
-                    th,
-                    (top.0 * 1.07, top.1 + 0.035),
-                    &names.join(", "),
-                    plot::NEUTRAL,
-                    Pos::new(HPos::Left, VPos::Center),
-                )?;
-            }
             for p in &self.points {
                 let st = plot::optimizer_style(p.kind);
                 let x = x_of(p);
@@ -316,6 +306,16 @@ impl Figure for Chart {
                     st.color,
                 )?;
                 plot::draw_markers(&mut chart, th, &[(x, p.esc.0)], st.color, st.marker, p.grid)?;
+            }
+            for (top, names) in labels {
+                plot::draw_label(
+                    &mut chart,
+                    th,
+                    (top.0 * 1.07, top.1 + 0.035),
+                    &names.join(", "),
+                    plot::NEUTRAL,
+                    Pos::new(HPos::Left, VPos::Center),
+                )?;
             }
         }
         Ok(())
