@@ -1,15 +1,153 @@
-//! `mslab train`: real networks through tch (feature `torch`, issue 5).
-//! STUB: being written; refuses to run until then.
+//! `mslab train`: train a real network with libtorch (feature `torch`) and measure the
+//! search-direction noise ω at the pre-update iterate every k steps.
+
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::Failure;
-use momentum_smoothing::Error;
+use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
+use momentum_smoothing::torch::data::DatasetKind;
+use momentum_smoothing::torch::device::DeviceSpec;
+use momentum_smoothing::torch::instruments::MeasureConfig;
+use momentum_smoothing::torch::models::{ModelKind, Norm};
+use momentum_smoothing::torch::train::{run as train_run, TrainConfig};
 
-/// Arguments of this subcommand (placeholder).
+/// Arguments of `mslab train`.
 #[derive(Args)]
-pub struct TrainArgs {}
+#[command(after_help = "Example:
+  mslab train --dataset fashion-mnist --data ~/.cache/momentum-smoothing/data/fashion-mnist \\
+        --model resnet18 --norm batch --optimizer shb --lr 0.1 --beta 0.9 --batch 128 \\
+        --epochs 10 --seed 1 --device cuda --measure-every 100 --out runs/fm-r18-shb
 
-pub fn run(_a: TrainArgs) -> Result<(), Failure> {
-    Err(Failure(Error::invalid("command", "train", "not implemented yet")))
+Writes OUT/summary.json (provenance with device name, CUDA and libtorch versions; timings),
+OUT/series.csv (one row per measurement: K, ‖ω‖, angle, bias and random parts, C², B_simple,
+normality statistics, δ_emp and predicted δ), OUT/epochs.csv, OUT/model.pt, and a checkpoint
+at every epoch end. Rerunning the same command (possibly with a larger --epochs) resumes.
+CUDA requested but unavailable is an error (exit 2), never a fall-back to the CPU.")]
+pub struct TrainArgs {
+    /// mnist, fashion-mnist, cifar10, cifar100 or synthetic (seeded 3×32×32, no files).
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Folder of the data files (idx files for (fashion-)mnist, binary batches for CIFAR).
+    #[arg(long, default_value = ".")]
+    data: PathBuf,
+    /// mlp, cnn or resnet18 (CIFAR stem).
+    #[arg(long, default_value = "resnet18")]
+    model: String,
+    /// batch, group or none.
+    #[arg(long, default_value = "batch")]
+    norm: String,
+    /// sgd, shb, nshb, qhm or nesterov.
+    #[arg(long, default_value = "shb")]
+    optimizer: String,
+    /// Learning rate η.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Momentum β.
+    #[arg(long, default_value_t = 0.9)]
+    beta: f64,
+    /// QHM's ν.
+    #[arg(long, default_value_t = 0.7)]
+    nu: f64,
+    /// Batch size b.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Measure every k steps (0: never). Default: ⌈25 (subset + M·b_μ)/b⌉, which keeps the
+    /// instruments near 4% of the training time.
+    #[arg(long)]
+    measure_every: Option<usize>,
+    /// Measurement subset: the first n training examples (0: all).
+    #[arg(long, default_value_t = 4096)]
+    measure_subset: usize,
+    /// Micro-batches for C² and the projections.
+    #[arg(long, default_value_t = 16)]
+    micro_batches: usize,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 32)]
+    micro_size: usize,
+    /// Examples per forward pass in measurement and test passes.
+    #[arg(long, default_value_t = 1000)]
+    eval_chunk: usize,
+    /// Random crop (pad 4) and horizontal flip on training batches.
+    #[arg(long)]
+    augment: bool,
+    /// Use only the first n training examples (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit_train: usize,
+    /// Stop after this many steps in total (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    max_steps: usize,
+    /// Steps left out of the throughput figure at the start (warm-up).
+    #[arg(long, default_value_t = 10)]
+    warmup_steps: usize,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(a: TrainArgs) -> Result<(), Failure> {
+    let kind = OptimizerKind::parse(&a.optimizer)?;
+    let beta = if kind == OptimizerKind::Sgd {
+        0.0
+    } else {
+        a.beta
+    };
+    let measure = MeasureConfig {
+        subset: a.measure_subset,
+        chunk: a.eval_chunk,
+        micro_batches: a.micro_batches,
+        micro_size: a.micro_size,
+        ..MeasureConfig::default()
+    };
+    let dataset = DatasetKind::parse(&a.dataset)?;
+    let cfg = TrainConfig {
+        dataset,
+        data_dir: a.data,
+        model: ModelKind::parse(&a.model)?,
+        norm: Norm::parse(&a.norm)?,
+        optimizer: Optimizer::new(kind, a.lr, beta, a.nu)?,
+        batch: a.batch,
+        epochs: a.epochs,
+        seed: a.seed,
+        device: DeviceSpec::parse(&a.device)?,
+        measure_every: a.measure_every,
+        measure,
+        augment: a.augment,
+        limit_train: a.limit_train,
+        max_steps: a.max_steps,
+        warmup_steps: a.warmup_steps,
+        out: a.out,
+        progress: !a.quiet,
+    };
+    let o = train_run(&cfg)?;
+    let s = &o.summary;
+    println!(
+        "{}: {} steps on {} ({}), {:.0} images/s, measurement overhead {:.1}%",
+        cfg.out.display(),
+        s.steps,
+        s.device.device,
+        s.device.name,
+        s.timing.train_images_per_s,
+        100.0 * s.timing.measure_overhead
+    );
+    if let Some(e) = &s.final_epoch {
+        println!(
+            "epoch {}: train loss {:.4} acc {:.4}; test loss {:.4} acc {:.4}",
+            e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,672 @@
+//! The training loop behind `mslab train`: seeded, measured every k steps at the pre-update
+//! iterate, checkpointed at every epoch end and resumable.
+//!
+//! Determinism: libtorch's generator is seeded once (`tch::manual_seed(seed)`) and used only to
+//! initialise the network; batch order, augmentation and measurement draws come from ChaCha
+//! streams keyed by (seed, epoch) or (seed, step) ([`super::data::rng_for`]). So on the CPU the
+//! same configuration gives the same bits, with or without measurement, and a run resumed from
+//! an epoch checkpoint ends with the same parameters as an uninterrupted one.
+//!
+//! Output folder:
+//! - `summary.json`: provenance (device name, CUDA runtime, libtorch version), configuration,
+//!   final metrics, timings (training images/s, measurement overhead).
+//! - `series.csv`: one row per measurement ([`Measurement`]).
+//! - `epochs.csv`: per-epoch train loss/accuracy (running, train mode) and test loss/accuracy
+//!   (eval mode).
+//! - `checkpoint.pt` + `checkpoint.json`: parameters, BatchNorm buffers, momentum buffers and the
+//!   rows so far, written atomically at each epoch end.
+//! - `model.pt`: the final parameters (VarStore format).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+use super::data::{augment, epoch_batches, Dataset, DatasetKind};
+use super::device::{DeviceInfo, DeviceSpec};
+use super::instruments::{
+    measure, nan_if_null, MeasureConfig, Measurement, Projections, StepState,
+};
+use super::models::{build, ModelKind, Norm};
+use super::optim::{flatten, TensorOptimizer};
+use crate::error::{Error, Result};
+use crate::optimizer::Optimizer;
+use crate::output::{write_csv, write_json, Provenance};
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainConfig {
+    /// Dataset.
+    pub dataset: DatasetKind,
+    /// Folder of the data files (unused for `synthetic`).
+    pub data_dir: PathBuf,
+    /// Network.
+    pub model: ModelKind,
+    /// Normalisation layers.
+    pub norm: Norm,
+    /// Update rule and η, β, ν.
+    pub optimizer: Optimizer,
+    /// Batch size b.
+    pub batch: usize,
+    /// Epochs (a resumed run may raise it).
+    pub epochs: usize,
+    /// Seed of everything.
+    pub seed: u64,
+    /// Device.
+    pub device: DeviceSpec,
+    /// Measure every k steps (Some(0) = never, None = [`auto_measure_every`]).
+    pub measure_every: Option<usize>,
+    /// Instrument settings.
+    pub measure: MeasureConfig,
+    /// Random crop + flip on training batches.
+    pub augment: bool,
+    /// Use only the first n training examples (0 = all).
+    pub limit_train: usize,
+    /// Stop after this many steps in total (0 = no limit); for benchmarks.
+    pub max_steps: usize,
+    /// Steps at the start of this invocation left out of the throughput figure (warm-up).
+    pub warmup_steps: usize,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// The measurement interval that keeps the instruments near 4% of training time: one
+/// measurement costs about `subset + micro_batches·micro_size` example gradients, a step `batch`,
+/// so k = ⌈25 (subset + M b_μ) / b⌉.
+pub fn auto_measure_every(m: &MeasureConfig, n_train: usize, batch: usize) -> usize {
+    let cost = m.subset_size(n_train) + m.micro_batches * m.micro_size;
+    (25 * cost).div_ceil(batch.max(1)).max(1)
+}
+
+impl TrainConfig {
+    /// Check the values that do not depend on the data.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(Error::invalid("batch", 0, "an integer ≥ 1"));
+        }
+        if self.epochs == 0 {
+            return Err(Error::invalid("epochs", 0, "an integer ≥ 1"));
+        }
+        Ok(())
+    }
+
+    /// The parts a checkpoint must agree on (everything but epochs, max_steps, device,
+    /// progress and the output folder).
+    fn identity(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            for k in [
+                "epochs",
+                "max_steps",
+                "device",
+                "progress",
+                "out",
+                "warmup_steps",
+            ] {
+                o.remove(k);
+            }
+        }
+        v
+    }
+}
+
+/// Per-epoch metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochRow {
+    /// Epoch (0-based).
+    pub epoch: u64,
+    /// Steps done at the end of the epoch.
+    pub steps: u64,
+    /// Mean training loss over the epoch's batches (train mode, before each update).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub train_loss: f64,
+    /// Training accuracy over the epoch's batches.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub train_acc: f64,
+    /// Test loss (eval mode).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub test_loss: f64,
+    /// Test accuracy.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub test_acc: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointMeta {
+    identity: serde_json::Value,
+    epochs_done: u64,
+    step: u64,
+    series: Vec<Measurement>,
+    epochs: Vec<EpochRow>,
+    train_seconds: f64,
+    measure_seconds: f64,
+    train_images: u64,
+}
+
+/// Timings of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    /// Seconds in training steps (forward, backward, update), measurement excluded.
+    pub train_seconds: f64,
+    /// Seconds in measurements.
+    pub measure_seconds: f64,
+    /// Images processed by training steps.
+    pub train_images: u64,
+    /// train_images / train_seconds.
+    pub train_images_per_s: f64,
+    /// measure_seconds / train_seconds.
+    pub measure_overhead: f64,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Provenance.
+    pub provenance: Provenance,
+    /// Device, CUDA and libtorch versions.
+    pub device: DeviceInfo,
+    /// Configuration.
+    pub config: TrainConfig,
+    /// Number of trainable parameters.
+    pub parameters: i64,
+    /// Training examples used, test examples.
+    pub n_train: usize,
+    /// Test examples.
+    pub n_test: usize,
+    /// Measurement subset size.
+    pub measure_subset: usize,
+    /// The measurement interval used (0 = none).
+    pub measure_every: usize,
+    /// Steps done.
+    pub steps: u64,
+    /// Whether the run resumed from a checkpoint.
+    pub resumed_from_epoch: Option<u64>,
+    /// Last epoch's metrics.
+    pub final_epoch: Option<EpochRow>,
+    /// Mean of δ_emp = η‖ω_t‖ over the measurements (η E‖ω‖).
+    pub delta_emp_mean: Option<f64>,
+    /// Timings.
+    pub timing: Timing,
+}
+
+/// What [`run`] returns (also written to disk).
+pub struct TrainOutcome {
+    /// The summary.
+    pub summary: TrainSummary,
+    /// Final trainable parameters, flat, on the CPU.
+    pub params: Tensor,
+    /// Final non-trainable buffers (BatchNorm statistics), flat, on the CPU (empty if none).
+    pub buffers: Tensor,
+    /// The measurement rows.
+    pub series: Vec<Measurement>,
+    /// The epoch rows.
+    pub epochs: Vec<EpochRow>,
+}
+
+/// A write that failed (exit code 1).
+fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Failed(format!("cannot write {}: {e}", path.display()))
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Trainable parameters in creation order and the other variables (buffers) sorted by name.
+fn split_vars(vs: &nn::VarStore) -> (Vec<Tensor>, Vec<(String, Tensor)>) {
+    let params = vs.trainable_variables();
+    let mut all: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let buffers = all
+        .into_iter()
+        .filter(|(_, t)| !t.requires_grad())
+        .collect();
+    (params, buffers)
+}
+
+fn flat_or_empty(ts: &[Tensor]) -> Tensor {
+    if ts.is_empty() {
+        Tensor::zeros([0], (Kind::Float, Device::Cpu))
+    } else {
+        flatten(ts).to_device(Device::Cpu)
+    }
+}
+
+fn evaluate(model: &dyn ModuleT, x: &Tensor, y: &Tensor, chunk: usize) -> (f64, f64) {
+    let n = y.size()[0];
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    tch::no_grad(|| {
+        let mut loss = Tensor::zeros([], (Kind::Double, y.device()));
+        let mut correct = Tensor::zeros([], (Kind::Int64, y.device()));
+        let mut s = 0;
+        while s < n {
+            let len = (chunk as i64).min(n - s);
+            let logits = model.forward_t(&x.narrow(0, s, len), false);
+            let ys = y.narrow(0, s, len);
+            loss += logits
+                .cross_entropy_loss::<Tensor>(&ys, None, tch::Reduction::Sum, -100, 0.0)
+                .to_kind(Kind::Double);
+            correct += logits.argmax(1, false).eq_tensor(&ys).sum(Kind::Int64);
+            s += len;
+        }
+        (
+            loss.double_value(&[]) / n as f64,
+            correct.int64_value(&[]) as f64 / n as f64,
+        )
+    })
+}
+
+fn save_checkpoint(
+    out: &Path,
+    vs: &nn::VarStore,
+    opt: &TensorOptimizer,
+    meta: &CheckpointMeta,
+) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (format!("model.{k}"), v))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, m) in opt.momentum().iter().enumerate() {
+        named.push((format!("opt.m.{i}"), m.shallow_clone()));
+    }
+    let pt = out.join("checkpoint.pt");
+    let tmp = out.join(format!(".checkpoint.pt.tmp.{}", std::process::id()));
+    Tensor::save_multi(&named, &tmp).map_err(|e| write_err(&tmp, e))?;
+    std::fs::rename(&tmp, &pt).map_err(|e| write_err(&pt, e))?;
+    write_json(&out.join("checkpoint.json"), meta)
+}
+
+fn load_checkpoint(
+    out: &Path,
+    vs: &nn::VarStore,
+    opt: &mut TensorOptimizer,
+    identity: &serde_json::Value,
+) -> Result<Option<CheckpointMeta>> {
+    let js = out.join("checkpoint.json");
+    if !js.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&js).map_err(|e| io_err(&js, e))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|e| io_err(&js, format!("cannot parse: {e}")))?;
+    if &meta.identity != identity {
+        return Err(Error::invalid(
+            "out",
+            out.display(),
+            "a new folder, or one whose checkpoint has the same configuration (only --epochs, \
+             --max-steps and --device may change on resume)",
+        ));
+    }
+    let pt = out.join("checkpoint.pt");
+    let loaded = Tensor::load_multi_with_device(&pt, vs.device()).map_err(|e| io_err(&pt, e))?;
+    let map: HashMap<String, Tensor> = loaded.into_iter().collect();
+    let vars = vs.variables();
+    tch::no_grad(|| -> Result<()> {
+        for (k, v) in &vars {
+            let src = map
+                .get(&format!("model.{k}"))
+                .ok_or_else(|| io_err(&pt, format!("variable {k} missing")))?;
+            let mut v = v.shallow_clone();
+            v.copy_(src);
+        }
+        let mut ms = Vec::new();
+        for i in 0..opt.momentum().len() {
+            ms.push(
+                map.get(&format!("opt.m.{i}"))
+                    .ok_or_else(|| io_err(&pt, format!("momentum buffer {i} missing")))?
+                    .shallow_clone(),
+            );
+        }
+        opt.set_momentum(&ms);
+        Ok(())
+    })?;
+    Ok(Some(meta))
+}
+
+fn sync(device: Device) {
+    if let Device::Cuda(n) = device {
+        tch::Cuda::synchronize(n as i64);
+    }
+}
+
+fn write_series(path: &Path, rows: &[Measurement]) -> Result<()> {
+    let keys: Vec<String> = rows
+        .first()
+        .map(|r| {
+            r.delta_pred
+                .iter()
+                .map(|(k, _)| format!("delta_pred_{k}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut header: Vec<&str> = vec![
+        "step",
+        "epoch",
+        "lr",
+        "batch",
+        "full_loss",
+        "k",
+        "g_norm",
+        "d_norm",
+        "omega_norm",
+        "cos_angle",
+        "angle_deg",
+        "bias_norm",
+        "random_norm",
+        "c2",
+        "g2_simple",
+        "trsigma_simple",
+        "b_simple",
+        "omega_skew",
+        "omega_exkurt",
+        "proj_skew",
+        "proj_exkurt",
+        "proj_n",
+        "delta_emp",
+        "seconds",
+    ];
+    header.extend(keys.iter().map(|s| s.as_str()));
+    let rows = rows.iter().map(|r| {
+        let mut v = vec![
+            r.step.to_string(),
+            r.epoch.to_string(),
+            r.lr.to_string(),
+            r.batch.to_string(),
+        ];
+        v.extend(
+            [
+                r.full_loss,
+                r.k,
+                r.g_norm,
+                r.d_norm,
+                r.omega_norm,
+                r.cos_angle,
+                r.angle_deg,
+                r.bias_norm,
+                r.random_norm,
+                r.c2,
+                r.g2_simple,
+                r.trsigma_simple,
+                r.b_simple,
+                r.omega_skew,
+                r.omega_exkurt,
+                r.proj_skew,
+                r.proj_exkurt,
+            ]
+            .iter()
+            .map(|x| format!("{x:e}")),
+        );
+        v.push(r.proj_n.to_string());
+        v.push(format!("{:e}", r.delta_emp));
+        v.push(format!("{:.4}", r.seconds));
+        v.extend(r.delta_pred.iter().map(|(_, x)| format!("{x:e}")));
+        v
+    });
+    write_csv(path, &header, rows)
+}
+
+fn write_epochs(path: &Path, rows: &[EpochRow]) -> Result<()> {
+    write_csv(
+        path,
+        &[
+            "epoch",
+            "steps",
+            "train_loss",
+            "train_acc",
+            "test_loss",
+            "test_acc",
+        ],
+        rows.iter().map(|r| {
+            vec![
+                r.epoch.to_string(),
+                r.steps.to_string(),
+                format!("{:e}", r.train_loss),
+                format!("{}", r.train_acc),
+                format!("{:e}", r.test_loss),
+                format!("{}", r.test_acc),
+            ]
+        }),
+    )
+}
+
+/// Train as configured, writing the results folder. Resumes from `out/checkpoint.*` when
+/// present and compatible.
+pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    let device = cfg.device.open()?;
+    let info = DeviceInfo::collect(cfg.device);
+    let data = Dataset::load(
+        cfg.dataset,
+        &cfg.data_dir,
+        cfg.seed,
+        cfg.limit_train,
+        device,
+    )?;
+    let n_train = data.n_train();
+    if n_train < cfg.batch {
+        return Err(Error::invalid(
+            "batch",
+            cfg.batch,
+            format!("at most the {n_train} training examples"),
+        ));
+    }
+    let measure_every = cfg
+        .measure_every
+        .unwrap_or_else(|| auto_measure_every(&cfg.measure, n_train, cfg.batch));
+    if measure_every > 0 {
+        cfg.measure.validate(n_train)?;
+    }
+    std::fs::create_dir_all(&cfg.out).map_err(|e| write_err(&cfg.out, e))?;
+
+    tch::manual_seed(cfg.seed as i64);
+    let vs = nn::VarStore::new(device);
+    let model = build(&vs.root(), cfg.model, cfg.norm, data.shape, data.classes);
+    let (params, buffers) = split_vars(&vs);
+    let buffer_tensors: Vec<Tensor> = buffers.iter().map(|(_, t)| t.shallow_clone()).collect();
+    let n_params: i64 = params.iter().map(|p| p.numel() as i64).sum();
+    let mut opt = TensorOptimizer::new(cfg.optimizer, &params);
+
+    let identity = cfg.identity();
+    let resumed = load_checkpoint(&cfg.out, &vs, &mut opt, &identity)?;
+    let resumed_from_epoch = resumed.as_ref().map(|m| m.epochs_done);
+    let mut meta = resumed.unwrap_or(CheckpointMeta {
+        identity,
+        epochs_done: 0,
+        step: 0,
+        series: Vec::new(),
+        epochs: Vec::new(),
+        train_seconds: 0.0,
+        measure_seconds: 0.0,
+        train_images: 0,
+    });
+
+    let subset_n = cfg.measure.subset_size(n_train);
+    let subset_x = data.train_x.narrow(0, 0, subset_n as i64);
+    let subset_y = data.train_y.narrow(0, 0, subset_n as i64);
+    let proj = (measure_every > 0).then(|| {
+        Projections::new(
+            cfg.seed,
+            cfg.measure.projections,
+            cfg.measure.proj_dim,
+            n_params as usize,
+            device,
+        )
+    });
+
+    let steps_per_epoch = (n_train / cfg.batch) as u64;
+    let total_steps = steps_per_epoch * cfg.epochs as u64;
+    let pb = if cfg.progress {
+        indicatif::ProgressBar::new(total_steps)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} steps {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_position(meta.step);
+
+    let chunk = cfg.measure.chunk.max(1);
+    let mut stop = false;
+    // warm_left counts down to the first timed step (1 + warmup_steps steps ahead).
+    let mut warm_left = if cfg.warmup_steps > 0 {
+        cfg.warmup_steps + 1
+    } else {
+        0
+    };
+    for epoch in meta.epochs_done..cfg.epochs as u64 {
+        let batches = epoch_batches(cfg.seed, epoch, n_train, cfg.batch);
+        let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        let mut seen = 0u64;
+        let mut seen_untimed = 0u64;
+        sync(device);
+        let mut t_train = Instant::now();
+        let mut epoch_train = 0.0;
+        for idx in &batches {
+            if warm_left > 0 {
+                warm_left -= 1;
+                if warm_left == 0 {
+                    // End of the warm-up: restart the clock, forget the images so far.
+                    sync(device);
+                    t_train = Instant::now();
+                    epoch_train = 0.0;
+                    seen_untimed = seen;
+                }
+            }
+            if cfg.max_steps > 0 && meta.step >= cfg.max_steps as u64 {
+                stop = true;
+                break;
+            }
+            let step = meta.step;
+            let ix = Tensor::from_slice(idx).to_device(device);
+            let mut x = data.train_x.index_select(0, &ix);
+            if cfg.augment {
+                x = augment(&x, cfg.seed, step);
+            }
+            let y = data.train_y.index_select(0, &ix);
+            let logits = model.forward_t(&x, true);
+            let loss = logits.cross_entropy_for_logits(&y);
+            let grads = Tensor::run_backward(&[&loss], &params, false, false);
+            tch::no_grad(|| {
+                loss_sum += loss.detach().to_kind(Kind::Double);
+                correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64);
+            });
+            seen += idx.len() as u64;
+            let measure_now = measure_every > 0 && step % measure_every as u64 == 0;
+            if let (true, Some(proj)) = (measure_now, proj.as_ref()) {
+                let m_prev = flatten(opt.momentum());
+                opt.direction(&grads);
+                sync(device);
+                epoch_train += t_train.elapsed().as_secs_f64();
+                let g = flatten(&grads);
+                let d = flatten(opt.search_direction());
+                let st = StepState {
+                    step,
+                    epoch,
+                    batch: cfg.batch,
+                    opt: opt.optimizer(),
+                    g: &g,
+                    m_prev: &m_prev,
+                    d: &d,
+                };
+                let row = measure(
+                    &model,
+                    &params,
+                    &buffer_tensors,
+                    &subset_x,
+                    &subset_y,
+                    &cfg.measure,
+                    proj,
+                    cfg.seed,
+                    &st,
+                );
+                meta.measure_seconds += row.seconds;
+                pb.set_message(format!("K {:.3} |ω| {:.3}", row.k, row.omega_norm));
+                meta.series.push(row);
+                t_train = Instant::now();
+                opt.apply(&params);
+            } else {
+                opt.step(&params, &grads);
+            }
+            meta.step += 1;
+            pb.inc(1);
+        }
+        sync(device);
+        epoch_train += t_train.elapsed().as_secs_f64();
+        meta.train_seconds += epoch_train;
+        meta.train_images += seen - seen_untimed;
+        if seen == 0 {
+            break;
+        }
+        let nb = (seen / cfg.batch as u64).max(1) as f64;
+        let (test_loss, test_acc) = evaluate(&model, &data.test_x, &data.test_y, chunk);
+        meta.epochs.push(EpochRow {
+            epoch,
+            steps: meta.step,
+            train_loss: loss_sum.double_value(&[]) / nb,
+            train_acc: correct.int64_value(&[]) as f64 / seen as f64,
+            test_loss,
+            test_acc,
+        });
+        if stop {
+            break;
+        }
+        meta.epochs_done = epoch + 1;
+        save_checkpoint(&cfg.out, &vs, &opt, &meta)?;
+    }
+    pb.finish_and_clear();
+
+    let delta_emp_mean = (!meta.series.is_empty())
+        .then(|| meta.series.iter().map(|r| r.delta_emp).sum::<f64>() / meta.series.len() as f64);
+    let mut provenance = Provenance::collect();
+    provenance.libtorch = Some(info.libtorch.clone());
+    provenance.device = format!("{} ({})", info.device, info.name);
+    let summary = TrainSummary {
+        provenance,
+        device: info,
+        config: cfg.clone(),
+        parameters: n_params,
+        n_train,
+        n_test: data.n_test(),
+        measure_subset: subset_n,
+        measure_every,
+        steps: meta.step,
+        resumed_from_epoch,
+        final_epoch: meta.epochs.last().cloned(),
+        delta_emp_mean,
+        timing: Timing {
+            train_seconds: meta.train_seconds,
+            measure_seconds: meta.measure_seconds,
+            train_images: meta.train_images,
+            train_images_per_s: meta.train_images as f64 / meta.train_seconds.max(1e-12),
+            measure_overhead: meta.measure_seconds / meta.train_seconds.max(1e-12),
+        },
+    };
+    write_series(&cfg.out.join("series.csv"), &meta.series)?;
+    write_epochs(&cfg.out.join("epochs.csv"), &meta.epochs)?;
+    let model_pt = cfg.out.join("model.pt");
+    vs.save(&model_pt).map_err(|e| write_err(&model_pt, e))?;
+    write_json(&cfg.out.join("summary.json"), &summary)?;
+    Ok(TrainOutcome {
+        summary,
+        params: flat_or_empty(&params),
+        buffers: flat_or_empty(&buffer_tensors),
+        series: meta.series,
+        epochs: meta.epochs,
+    })
+}
