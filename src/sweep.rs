@@ -754,6 +754,13 @@ fn prepare_run_dir(dir: &Path) -> Result<()> {
             }
         }
     }
+    remove_stale_temps(dir);
+    Ok(())
+}
+
+/// Remove temporary files of atomic writes (`.NAME.tmp.PID`, see `output::write_atomic`) whose
+/// writing process is gone: what a kill in the middle of a write leaves behind.
+fn remove_stale_temps(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -765,7 +772,6 @@ fn prepare_run_dir(dir: &Path) -> Result<()> {
             }
         }
     }
-    Ok(())
 }
 
 fn last_line(path: &Path) -> Option<String> {
@@ -842,6 +848,7 @@ pub fn execute(sweep: &SweepFile, opts: &ExecOptions, bar: &ProgressBar) -> Resu
         return Err(Error::invalid("jobs", 0, "an integer >= 1"));
     }
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    remove_stale_temps(&opts.out);
     let specs: Vec<RunSpec> = sweep
         .runs()
         .into_iter()
@@ -866,7 +873,16 @@ pub fn execute(sweep: &SweepFile, opts: &ExecOptions, bar: &ProgressBar) -> Resu
         .collect();
     let mut todo = Vec::new();
     for (k, s) in specs.iter().enumerate() {
-        if let Some(v) = completed_summary(&opts.out.join(&s.id)) {
+        let dir = opts.out.join(&s.id);
+        if let Some(v) = completed_summary(&dir) {
+            // Complete before a kill that left its marker or a temporary file: tidy up.
+            let marker = dir.join(".running");
+            if let Ok(text) = std::fs::read_to_string(&marker) {
+                if text.trim().parse::<u32>().map_or(true, |p| !pid_alive(p)) {
+                    let _ = std::fs::remove_file(&marker);
+                }
+            }
+            remove_stale_temps(&dir);
             rows[k].status = RunStatus::Skipped;
             fill_from_summary(&mut rows[k], &v);
             bar.inc(1);
