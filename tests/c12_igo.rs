@@ -36,7 +36,7 @@ fn sched(name: &str) -> Schedule {
 
 /// Every decreasing schedule's stages: δ_realized equals δ_target wherever the solve was not
 /// saturated (η scaling exact; β by SHB's cubic or NSHB's root to 1e-9; b rounded up so δ ≤
-/// target), β never rises, b never falls, and the realized δ never rises.
+/// target), β never rises (except in batch+beta), b never falls, and the realized δ never rises.
 #[test]
 fn schedules_realize_their_targets() {
     let setup = IgoSetup::new(rastrigin(10), 8000, 20).unwrap();
@@ -46,7 +46,11 @@ fn schedules_realize_their_targets() {
         assert_eq!(p.stages.len(), 20);
         let d0 = p.stages[0].delta_target;
         for w in p.stages.windows(2) {
-            assert!(w[1].beta <= w[0].beta + 1e-15, "{}", m.name());
+            // In batch+beta a jump of b (less C²/b noise) can require a larger β for the same
+            // δ, so β is monotone only where b is not scheduled with it.
+            if s.quantity != Quantity::BatchBeta {
+                assert!(w[1].beta <= w[0].beta + 1e-15, "{}", m.name());
+            }
             assert!(w[1].batch >= w[0].batch, "{}", m.name());
             assert!(
                 w[1].delta_realized <= w[0].delta_realized * (1.0 + 1e-9),
@@ -364,4 +368,15 @@ fn cli_igo() {
     assert_eq!(csv.lines().count(), 1 + 2 * 3);
     let plans = std::fs::read_to_string(out.join("plans.csv")).unwrap();
     assert_eq!(plans.lines().count(), 1 + 2 * 2 * 20);
+}
+
+/// Figure data: `cargo test --test c12_igo -- --ignored export` after
+/// `mslab claims --only c12` turns figures/data/claims/c12.json into figures/data/igo/.
+#[test]
+#[ignore]
+fn export_figure_data() {
+    let src = std::path::Path::new("figures/data/claims/c12.json");
+    igo::export_figure_data(src, std::path::Path::new("figures/data/igo")).unwrap();
+    let csv = std::fs::read_to_string("figures/data/igo/results.csv").unwrap();
+    assert!(csv.lines().count() > 1);
 }

@@ -216,9 +216,9 @@ impl Method {
         match self {
             Method::Igo(s) => {
                 let shape = match s.shape {
-                    Shape::Constant(c) if c == 1.0 => return format!("constant@{}", s.optimizer),
+                    Shape::Constant(1.0) => return format!("constant@{}", s.optimizer),
                     Shape::Constant(c) => return format!("constant:{c}@{}", s.optimizer),
-                    Shape::Poly(p) if p == 0.9 => "poly".to_string(),
+                    Shape::Poly(0.9) => "poly".to_string(),
                     Shape::Poly(p) => format!("poly{p}"),
                     Shape::Cosine => "cosine".into(),
                     Shape::Exp => "exp".into(),
@@ -1351,10 +1351,7 @@ pub struct Comparison {
     pub baseline_rate: f64,
 }
 
-fn best_of<'a>(
-    rs: &'a [MethodResult],
-    pred: impl Fn(&MethodResult) -> bool,
-) -> Option<&'a MethodResult> {
+fn best_of(rs: &[MethodResult], pred: impl Fn(&MethodResult) -> bool) -> Option<&MethodResult> {
     rs.iter().filter(|r| pred(r)).min_by(|a, b| {
         b.successes
             .cmp(&a.successes)
@@ -1549,3 +1546,111 @@ pub const CSV_HEADER: [&str; 15] = [
     "diverged",
     "spent_mean",
 ];
+
+/// Write the figure data of a finished `mslab claims --only c12` run (the JSON file `src`,
+/// as `mslab claims` writes it) into `dir`: `results.csv` (one row per landscape × d × budget ×
+/// method, header [`CSV_HEADER`]), `comparisons.csv` (one row per cell: best decreasing vs best
+/// constant, the primary pair, the best baseline) and `summary.json` (the source's provenance,
+/// scale, verdict and evidence). All written atomically; nothing is recomputed.
+pub fn export_figure_data(src: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    use crate::output::{write_csv, write_json};
+    let text = std::fs::read_to_string(src).map_err(|source| Error::Io {
+        path: src.display().to_string(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::File {
+        path: src.display().to_string(),
+        message: format!("not a claims file: {e}"),
+    })?;
+    let rows = v["report"]["rows"].as_array().cloned().unwrap_or_default();
+    let s = |x: &serde_json::Value| match x {
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut res = vec![];
+    let mut cmp = vec![];
+    for row in &rows {
+        let (l, d, b) = (s(&row["landscape"]), s(&row["dim"]), s(&row["budget"]));
+        for r in row["results"].as_array().into_iter().flatten() {
+            res.push(vec![
+                l.clone(),
+                d.clone(),
+                b.clone(),
+                s(&r["method"]),
+                s(&r["family"]),
+                s(&r["seeds"]),
+                s(&r["successes"]),
+                s(&r["success_rate"]),
+                s(&r["success_ci"][0]),
+                s(&r["success_ci"][1]),
+                s(&r["gap_median"]),
+                s(&r["gap_median_ci"][0]),
+                s(&r["gap_median_ci"][1]),
+                s(&r["diverged"]),
+                s(&r["spent_mean"]),
+            ]);
+        }
+        let c = &row["comparison"];
+        cmp.push(vec![
+            l,
+            d,
+            b,
+            s(&c["best_decreasing"]),
+            s(&c["decreasing_rate"]),
+            s(&c["best_constant"]),
+            s(&c["constant_rate"]),
+            s(&c["diff_ci"][0]),
+            s(&c["diff_ci"][1]),
+            s(&c["winner"]),
+            s(&c["primary"][0]),
+            s(&c["primary"][1]),
+            s(&c["primary"][2][0]),
+            s(&c["primary"][2][1]),
+            s(&c["best_baseline"]),
+            s(&c["baseline_rate"]),
+        ]);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    write_csv(&dir.join("results.csv"), &CSV_HEADER, res)?;
+    write_csv(
+        &dir.join("comparisons.csv"),
+        &[
+            "landscape",
+            "dim",
+            "budget",
+            "best_decreasing",
+            "decreasing_rate",
+            "best_constant",
+            "constant_rate",
+            "diff_ci_low",
+            "diff_ci_high",
+            "winner",
+            "primary_igo_successes",
+            "primary_constant_successes",
+            "primary_diff_ci_low",
+            "primary_diff_ci_high",
+            "best_baseline",
+            "baseline_rate",
+        ],
+        cmp,
+    )?;
+    write_json(
+        &dir.join("summary.json"),
+        &json!({
+            "source": src.display().to_string(),
+            "provenance": v["provenance"],
+            "scale": v["scale"],
+            "verdict": v["report"]["verdict"],
+            "evidence": v["report"]["evidence"],
+            "basin_radius_inf": BASIN_RADIUS,
+            "files": {
+                "results.csv": "one row per landscape x dim x budget x method: success rate with Wilson 95% CI, median final gap f(x_T)-f* with order-statistics 95% CI",
+                "comparisons.csv": "one row per landscape x dim x budget: best decreasing vs best constant (Newcombe 95% CI of the difference), primary pair poly:beta@shb vs constant@shb, best baseline"
+            }
+        }),
+    )
+}
