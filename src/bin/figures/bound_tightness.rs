@@ -273,7 +273,8 @@ impl Figure for Chart {
                 "Top: 8-d diagonal quadratic, Gaussian noise, C² = {}, η = {}, vs β; K = exact stationary √E‖∇f‖²;",
                 self.c2, self.lr_quad
             ),
-            "lines exact (independent of b: all second moments scale as 1/b); markers measured at b = 1, 64.".to_string(),
+            "lines exact (independent of b); markers measured at b = 1 and 64 with the same seeds, which on".to_string(),
+            "this linear problem are exact rescalings of each other (the two markers coincide).".to_string(),
             format!(
                 "Bottom: 8-d tilted multi-well, Gaussian noise, η = {}, β = {BETA_NONLINEAR}, vs b; K measured. Bars: 95% CI over seeds.",
                 self.lr_nonlin
