@@ -37,7 +37,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 }
 
 /// The synthetic figures the binary must offer (issue 7).
-const EXPECTED: [&str; 10] = [
+const EXPECTED: [&str; 12] = [
     "delta-vs-batch",
     "omega-vs-batch",
     "bound-tightness",
@@ -48,6 +48,8 @@ const EXPECTED: [&str; 10] = [
     "data-collapse",
     "smoothed-landscapes",
     "smoothed-landscapes-2d",
+    "sfo-vs-batch",
+    "variance-estimates",
 ];
 
 #[test]

@@ -31,6 +31,7 @@ use momentum_smoothing::{stationary, theory, Error, Result};
 
 mod bias_vs_noise;
 mod bound_tightness;
+mod critical;
 mod data_collapse;
 mod delta_vs_batch;
 mod effective_lr;
@@ -70,6 +71,9 @@ struct Cli {
     /// Skip the run step: redraw from the CSVs already in OUT/data.
     #[arg(long)]
     plot_only: bool,
+    /// Folder of the result files other experiments write for the figures (critical/, igo/).
+    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/figures/data"))]
+    external: PathBuf,
     /// Folder of landscape files.
     #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/landscapes"))]
     landscapes: PathBuf,
@@ -81,6 +85,8 @@ struct Ctx {
     data: PathBuf,
     quick: bool,
     landscapes: PathBuf,
+    /// Where the critical-batch and IGO experiments leave their figure data.
+    external: PathBuf,
     bar: ProgressBar,
 }
 
@@ -202,6 +208,20 @@ const FIGURES: &[FigureDef] = &[
         run: smoothed_landscapes::run_2d,
         plot: smoothed_landscapes::plot_2d,
     },
+    FigureDef {
+        name: "sfo-vs-batch",
+        description: "SFO N(b) = b·T(b) vs b per ε with b* and the theory's lower bound, from the \
+                      C7/C8 sweeps in figures/data/critical/ (C7, C8; paper Fig. 2)",
+        run: critical::run_sfo,
+        plot: critical::plot_sfo,
+    },
+    FigureDef {
+        name: "variance-estimates",
+        description: "C² by back-solve, direct measurement and McCandlish's tr Σ over the truth, and \
+                      b* vs ε with the fitted exponent, from figures/data/critical/ (C7, C8)",
+        run: critical::run_variance,
+        plot: critical::plot_variance,
+    },
 ];
 
 /// A failure and its exit code.
@@ -283,6 +303,7 @@ fn real_main(cli: Cli) -> std::result::Result<(), Failure> {
         data,
         quick: cli.quick,
         landscapes: cli.landscapes.clone(),
+        external: cli.external.clone(),
         bar,
     };
     let mut report = Vec::new();
