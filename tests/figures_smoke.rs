@@ -37,7 +37,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 }
 
 /// The synthetic figures the binary must offer (issue 7).
-const EXPECTED: [&str; 12] = [
+const EXPECTED: [&str; 13] = [
     "delta-vs-batch",
     "omega-vs-batch",
     "bound-tightness",
@@ -50,6 +50,7 @@ const EXPECTED: [&str; 12] = [
     "smoothed-landscapes-2d",
     "sfo-vs-batch",
     "variance-estimates",
+    "igo",
 ];
 
 #[test]

@@ -35,6 +35,7 @@ mod critical;
 mod data_collapse;
 mod delta_vs_batch;
 mod effective_lr;
+mod igo;
 mod omega_distribution;
 mod omega_vs_batch;
 mod smoothed_landscapes;
@@ -221,6 +222,14 @@ const FIGURES: &[FigureDef] = &[
                       b* vs ε with the fitted exponent, from figures/data/critical/ (C7, C8)",
         run: critical::run_variance,
         plot: critical::plot_variance,
+    },
+    FigureDef {
+        name: "igo",
+        description: "success rate vs budget for the authors' decreasing-δ schedule, the best \
+                      decreasing and best constant δ, explicit GO and argmin's global solvers, from \
+                      figures/data/igo/ (C12)",
+        run: igo::run,
+        plot: igo::plot,
     },
 ];
 
