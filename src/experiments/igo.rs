@@ -1341,6 +1341,14 @@ pub struct Comparison {
     pub vs_hot_start_ci: [f64; 2],
     /// "decreasing", "constant" or "tie" (interval contains 0).
     pub winner: &'static str,
+    /// Best implicit schedule (decreasing δ through η, b or β; explicit GO excluded): the claim.
+    pub best_implicit: String,
+    /// Its success rate.
+    pub implicit_rate: f64,
+    /// Newcombe 95% interval of (best implicit − best constant).
+    pub implicit_diff_ci: [f64; 2],
+    /// "decreasing", "constant" or "tie" for the implicit schedules alone.
+    pub implicit_winner: &'static str,
     /// The pre-specified primary comparison: the paper's IGO (`poly:beta@shb`, β decayed by
     /// SHB's cubic, p = 0.9) minus the paper's constant hyperparameters (`constant@shb`):
     /// (successes, successes, Newcombe 95% interval of the difference).
@@ -1359,6 +1367,16 @@ fn best_of(rs: &[MethodResult], pred: impl Fn(&MethodResult) -> bool) -> Option<
     })
 }
 
+fn winner(lo: f64, hi: f64) -> &'static str {
+    if lo > 0.0 {
+        "decreasing"
+    } else if hi < 0.0 {
+        "constant"
+    } else {
+        "tie"
+    }
+}
+
 /// Compare the cell. Note: picking the best of each family is a selection; the interval is the
 /// plain Newcombe interval of the two selected rates (a descriptive comparison).
 pub fn compare(cell: &Cell) -> Option<Comparison> {
@@ -1367,6 +1385,8 @@ pub fn compare(cell: &Cell) -> Option<Comparison> {
     })?;
     let con = best_of(&cell.results, |r| r.family == "constant")?;
     let base = best_of(&cell.results, |r| r.family == "baseline");
+    let imp = best_of(&cell.results, |r| r.family == "schedule")?;
+    let (_, ilo, ihi) = newcombe_diff(imp.successes, imp.seeds, con.successes, con.seeds);
     let hot = cell.results.iter().find(|r| r.method == "constant@shb")?;
     let (_, lo, hi) = newcombe_diff(dec.successes, dec.seeds, con.successes, con.seeds);
     let (_, hlo, hhi) = newcombe_diff(dec.successes, dec.seeds, hot.successes, hot.seeds);
@@ -1385,36 +1405,35 @@ pub fn compare(cell: &Cell) -> Option<Comparison> {
         constant_rate: con.success_rate,
         diff_ci: [lo, hi],
         vs_hot_start_ci: [hlo, hhi],
-        winner: if lo > 0.0 {
-            "decreasing"
-        } else if hi < 0.0 {
-            "constant"
-        } else {
-            "tie"
-        },
+        winner: winner(lo, hi),
+        best_implicit: imp.method.clone(),
+        implicit_rate: imp.success_rate,
+        implicit_diff_ci: [ilo, ihi],
+        implicit_winner: winner(ilo, ihi),
         primary,
         best_baseline: base.map(|b| b.method.clone()).unwrap_or_default(),
         baseline_rate: base.map(|b| b.success_rate).unwrap_or(f64::NAN),
     })
 }
 
-/// Verdict from the comparisons. Only *informative* cells count: those where the best
-/// decreasing or the best constant method succeeded at least once (0 of S against 0 of S says
-/// nothing). Holds: the best decreasing schedule beats the best constant δ (Newcombe interval
-/// above 0) in at least half of the informative cells and loses in none; fails: it beats it in
-/// none; mixed otherwise. Open when no cell is informative.
+/// Verdict from the comparisons of the *implicit* schedules (the claim; explicit GO is
+/// reported beside it). Only informative cells count: those where the best implicit schedule or
+/// the best constant δ succeeded at least once (0 of S against 0 of S says nothing). Holds: the
+/// best implicit schedule beats the best constant δ (Newcombe interval above 0) in at least half
+/// of the informative cells and loses in none; fails: it beats it in none; mixed otherwise.
+/// Open when no cell is informative.
 pub fn verdict(comps: &[Comparison]) -> Verdict {
     let informative: Vec<&Comparison> = comps
         .iter()
-        .filter(|c| c.decreasing_rate > 0.0 || c.constant_rate > 0.0)
+        .filter(|c| c.implicit_rate > 0.0 || c.constant_rate > 0.0)
         .collect();
     let dec = informative
         .iter()
-        .filter(|c| c.winner == "decreasing")
+        .filter(|c| c.implicit_winner == "decreasing")
         .count();
     let con = informative
         .iter()
-        .filter(|c| c.winner == "constant")
+        .filter(|c| c.implicit_winner == "constant")
         .count();
     if informative.is_empty() {
         Verdict::Open
@@ -1450,46 +1469,52 @@ pub fn report(cfg: &StudyConfig, cells: &[Cell]) -> ClaimReport {
             "results": c.results,
         }));
     }
-    let v = verdict(&comps);
     let n = comps.len();
-    let dec = comps.iter().filter(|c| c.winner == "decreasing").count();
-    let con = comps.iter().filter(|c| c.winner == "constant").count();
-    let hot = comps.iter().filter(|c| c.vs_hot_start_ci[0] > 0.0).count();
-    let informative = comps
-        .iter()
-        .filter(|c| c.decreasing_rate > 0.0 || c.constant_rate > 0.0)
-        .count();
+    let count = |f: &dyn Fn(&Comparison) -> bool| comps.iter().filter(|c| f(c)).count();
+    let inf = count(&|c| c.implicit_rate > 0.0 || c.constant_rate > 0.0);
+    let iwin = count(&|c| c.implicit_winner == "decreasing");
+    let iloss = count(&|c| c.implicit_winner == "constant");
+    let win = count(&|c| c.winner == "decreasing");
+    let loss = count(&|c| c.winner == "constant");
+    let go_best = count(&|c| c.winner == "decreasing" && c.best_decreasing == "go");
     let prim: Vec<_> = comps.iter().filter_map(|c| c.primary).collect();
     let prim_win = prim.iter().filter(|p| p.2[0] > 0.0).count();
     let prim_loss = prim.iter().filter(|p| p.2[1] < 0.0).count();
     let prim_inf = prim.iter().filter(|p| p.0 + p.1 > 0).count();
-    let base_better = cells
-        .iter()
-        .zip(&comps)
-        .filter(|(_, c)| c.baseline_rate > c.decreasing_rate)
-        .count();
+    let base_better = count(&|c| c.baseline_rate > c.implicit_rate.max(c.decreasing_rate));
     let evidence = format!(
-        "{} cells (landscape × d × budget, {} seeds each), {informative} informative (some success): best decreasing-δ method beats the best constant δ (Newcombe 95% CI of the success-rate difference > 0) in {dec}, loses in {con}, ties in {}; beats the hot constant start δ_0 in {hot}; primary pre-specified pair poly:beta@shb vs constant@shb: wins {prim_win}, losses {prim_loss} of {prim_inf} informative cells; an argmin baseline has a higher success rate than the best decreasing method in {base_better}",
-        n,
+        "{n} cells (5 landscapes × d ∈ {{{}}} × B ∈ {{{}}}, {} seeds): the best implicit schedule beats the best constant δ (Newcombe 95% CI of the success-rate difference > 0) in {iwin} of {inf} informative cells, loses in {iloss}; pre-specified pair poly:beta@shb vs constant@shb: {prim_win} wins, {prim_loss} losses of {prim_inf} informative; with explicit GO included: {win} wins ({go_best} by GO), {loss} losses; an argmin baseline beats every decreasing method in {base_better} cells",
+        cfg.dims
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.budgets
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         cfg.seeds,
-        n - dec - con
     );
+    let v = verdict(&comps);
     let counter = comps
         .iter()
         .zip(cells)
-        .find(|(c, _)| c.winner != "decreasing")
+        .find(|(c, _)| {
+            c.implicit_winner != "decreasing" && (c.implicit_rate > 0.0 || c.constant_rate > 0.0)
+        })
         .map(|(c, cell)| {
             format!(
-                "{} d={} B={}: best decreasing {} {:.2} vs best constant {} {:.2} (diff CI [{:.2}, {:.2}])",
+                "{} d={} B={}: best implicit {} {:.2} vs best constant {} {:.2} (diff CI [{:.2}, {:.2}])",
                 cell.landscape,
                 cell.dim,
                 cell.budget,
-                c.best_decreasing,
-                c.decreasing_rate,
+                c.best_implicit,
+                c.implicit_rate,
                 c.best_constant,
                 c.constant_rate,
-                c.diff_ci[0],
-                c.diff_ci[1]
+                c.implicit_diff_ci[0],
+                c.implicit_diff_ci[1]
             )
         });
     ClaimReport {
@@ -1568,6 +1593,11 @@ pub fn export_figure_data(src: &std::path::Path, dir: &std::path::Path) -> Resul
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     };
+    // Gaps are finite or +∞ (diverged runs); JSON writes +∞ as null.
+    let gap = |x: &serde_json::Value| match x {
+        serde_json::Value::Null => "inf".to_string(),
+        other => s(other),
+    };
     let mut res = vec![];
     let mut cmp = vec![];
     for row in &rows {
@@ -1584,9 +1614,9 @@ pub fn export_figure_data(src: &std::path::Path, dir: &std::path::Path) -> Resul
                 s(&r["success_rate"]),
                 s(&r["success_ci"][0]),
                 s(&r["success_ci"][1]),
-                s(&r["gap_median"]),
-                s(&r["gap_median_ci"][0]),
-                s(&r["gap_median_ci"][1]),
+                gap(&r["gap_median"]),
+                gap(&r["gap_median_ci"][0]),
+                gap(&r["gap_median_ci"][1]),
                 s(&r["diverged"]),
                 s(&r["spent_mean"]),
             ]);
@@ -1603,6 +1633,11 @@ pub fn export_figure_data(src: &std::path::Path, dir: &std::path::Path) -> Resul
             s(&c["diff_ci"][0]),
             s(&c["diff_ci"][1]),
             s(&c["winner"]),
+            s(&c["best_implicit"]),
+            s(&c["implicit_rate"]),
+            s(&c["implicit_diff_ci"][0]),
+            s(&c["implicit_diff_ci"][1]),
+            s(&c["implicit_winner"]),
             s(&c["primary"][0]),
             s(&c["primary"][1]),
             s(&c["primary"][2][0]),
@@ -1629,6 +1664,11 @@ pub fn export_figure_data(src: &std::path::Path, dir: &std::path::Path) -> Resul
             "diff_ci_low",
             "diff_ci_high",
             "winner",
+            "best_implicit",
+            "implicit_rate",
+            "implicit_diff_ci_low",
+            "implicit_diff_ci_high",
+            "implicit_winner",
             "primary_igo_successes",
             "primary_constant_successes",
             "primary_diff_ci_low",

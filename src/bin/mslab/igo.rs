@@ -217,6 +217,16 @@ pub fn run(a: IgoArgs) -> Result<(), Failure> {
         }
         if let Some(cmp) = igo::compare(c) {
             println!(
+                "  best implicit {} ({:.3}) vs best constant {} ({:.3}): difference 95% CI [{:.3}, {:.3}] -> {}",
+                cmp.best_implicit,
+                cmp.implicit_rate,
+                cmp.best_constant,
+                cmp.constant_rate,
+                cmp.implicit_diff_ci[0],
+                cmp.implicit_diff_ci[1],
+                cmp.implicit_winner
+            );
+            println!(
                 "  best decreasing {} ({:.3}) vs best constant {} ({:.3}): difference 95% CI [{:.3}, {:.3}] -> {}",
                 cmp.best_decreasing,
                 cmp.decreasing_rate,
