@@ -128,7 +128,7 @@ impl SweepConfig {
                 "at least two batch sizes",
             ));
         }
-        if self.batches.iter().any(|&b| b == 0) || self.batches.windows(2).any(|w| w[0] >= w[1]) {
+        if self.batches.contains(&0) || self.batches.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::invalid(
                 "batches",
                 format!("{:?}", self.batches),
@@ -262,7 +262,7 @@ fn run_one(
     let mut sum_norm = 0.0;
     let mut t = 0usize;
     while t < cfg.max_steps {
-        let check = t >= cfg.warmup && (!full_rule || t % cfg.check_every == 0);
+        let check = t >= cfg.warmup && (!full_rule || t.is_multiple_of(cfg.check_every));
         // ∇f(x_t): needed by every law but the finite-sum one (which builds g_t from per-sample
         // gradients), and by the full-gradient rule at its check steps.
         if !finite_sum || (full_rule && check) {
