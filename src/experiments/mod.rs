@@ -99,6 +99,16 @@ pub fn registry() -> Vec<ClaimExperiment> {
             run: bounds::c6_large_batch,
         },
         ClaimExperiment {
+            key: "c7",
+            about: "C² < b*ε²/(η·factor) from the critical batch size matches the true C²",
+            run: critical::c7_variance_backsolve,
+        },
+        ClaimExperiment {
+            key: "c8",
+            about: "b* ∝ 1/ε² (fitted exponent with a bootstrap interval)",
+            run: critical::c8_eps_scaling,
+        },
+        ClaimExperiment {
             key: "c9",
             about: "NSHB ≡ SHB(η(1−β)), Nesterov ≡ QHM, QHM(0) ≡ SGD, QHM(1) ≡ NSHB",
             run: equivalence::c9_equivalences,
