@@ -1380,6 +1380,26 @@ mod tests {
     }
 
     #[test]
+    fn zero_tick_and_sequential_colours() {
+        assert_eq!(fmt_tick(-2.2e-16), "0");
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        let opt: Vec<RGBColor> = OptimizerKind::ALL
+            .iter()
+            .map(|&k| optimizer_style(k).color)
+            .collect();
+        let seq: Vec<RGBColor> = (0..5).map(|i| sequential(i, 5)).collect();
+        for (i, c) in seq.iter().enumerate() {
+            assert!(
+                !opt.contains(c),
+                "sequential colour {i} is an optimizer colour"
+            );
+            assert!(seq[i + 1..].iter().all(|d| d != c));
+        }
+        assert_eq!(positive_y([(0.0, 1.0), (-0.5, 2.0), (1.0, 0.0)]).len(), 2);
+    }
+
+    #[test]
     fn png_is_wide_enough() {
         for w in [400, 640, 700, 800, 801, 1000, 2000] {
             assert!(png_size((w, 100)).0 >= PNG_MIN_WIDTH);
