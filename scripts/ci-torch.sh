@@ -21,5 +21,6 @@ for f in tests/torch_*.rs; do
   tests+=(--test "$t")
 done
 
-cargo build --features torch --bin mslab
-cargo test --features torch "${tests[@]}" -- --test-threads=2
+# One profile for everything (dev: dependencies at opt-level 2, see Cargo.toml), so the
+# dependencies and libtorch's C++ wrapper compile once; the tests build the mslab binary too.
+cargo test --profile dev --features torch "${tests[@]}" -- --test-threads=2

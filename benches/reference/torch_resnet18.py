@@ -91,7 +91,7 @@ def main():
             "impl": "pytorch-eager", "torch": torch.__version__, "device": str(dev),
             "name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
             "batch": b, "steps": a.steps, "seconds": dt, "images_per_s": a.steps * b / dt,
-            "parameters": nparams, "final_loss": float(loss),
+            "parameters": nparams, "final_loss": float(loss.detach()),
         }), flush=True)
 
 

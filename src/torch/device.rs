@@ -102,8 +102,8 @@ pub fn init_cuda() -> Result<String> {
     let path = match std::env::var("MSLAB_LIBTORCH_CUDA") {
         Ok(p) if !p.is_empty() => p,
         _ => {
-            // Make sure libtorch_cpu.so is mapped before looking for it.
-            let _ = tch::Cuda::is_available();
+            // libtorch_cpu.so is mapped at start-up (a DT_NEEDED library). No libtorch call may
+            // come before the dlopen: libtorch caches its CUDA hooks on the first query.
             match libtorch_dir() {
                 Some(d) => format!("{d}/libtorch_cuda.so"),
                 None => "libtorch_cuda.so".to_string(),
