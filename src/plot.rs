@@ -1143,6 +1143,21 @@ pub fn legend_columns<DB: DrawingBackend>(
     Ok(((free / entry.max(1)) as usize).clamp(1, max_columns.max(1)))
 }
 
+/// Draw `entries` in `columns` columns along the bottom of `area`; returns the area above.
+pub fn legend_below<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    entries: &[LegendEntry],
+    columns: usize,
+    font: f64,
+) -> std::result::Result<DrawingArea<DB, Shift>, DrawError> {
+    let lh = theme.px(legend_height(entries, columns));
+    let (_, h) = area.dim_in_pixel();
+    let (above, legend) = area.split_vertically(h as i32 - lh);
+    draw_legend(&legend, theme, entries, columns, font)?;
+    Ok(above)
+}
+
 /// Draw a legend into `area` (outside the plot, so it never covers data): entries in a grid of
 /// `columns` equal columns, filled row by row, left-aligned from `left` logical pixels. A label
 /// may span several lines (`\n`); the swatch sits on its first line.
@@ -1293,6 +1308,25 @@ impl DataTable {
                 path: self.path.clone(),
                 message: format!("row {row} has no column `{name}`"),
             })
+    }
+
+    /// The estimate in row `row` with its interval: columns `name`, `name_ci_low`,
+    /// `name_ci_high`.
+    pub fn ci(&self, row: usize, name: &str) -> Result<(f64, f64, f64)> {
+        Ok((
+            self.f64(row, name)?,
+            self.f64(row, &format!("{name}_ci_low"))?,
+            self.f64(row, &format!("{name}_ci_high"))?,
+        ))
+    }
+
+    /// The number in the first row, column `name`; NaN when the table has no rows.
+    pub fn first_f64(&self, name: &str) -> Result<f64> {
+        if self.rows.is_empty() {
+            Ok(f64::NAN)
+        } else {
+            self.f64(0, name)
+        }
     }
 
     /// The number in row `row`, column `name` (empty or `NaN` cells are NaN).

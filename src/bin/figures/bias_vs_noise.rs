@@ -188,7 +188,7 @@ impl Figure for Chart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             "β = 0.9, Gaussian noise; top: stationary parts (√ of the mean squares), 95% CI over seeds;".to_string(),
             "lines on the quadratic: exact stationary values. SGD: bias 0 (not drawn), random part = SHB's (both C²/b).".to_string(),
             "Bottom: stationary √E‖ω‖² (filled) and the peak over t of E‖ωₜ‖ along the run from x₀ (hollow);".to_string(),
@@ -197,11 +197,13 @@ impl Figure for Chart {
                 100.0 * self.min_momentum_peak_share()
             ),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(root, th, "Bias and fresh noise in ω vs b (C6)", &cap)?;
+        let body = header(
+            root,
+            th,
+            "Bias and fresh noise in ω vs b (C6)",
+            caption,
+            self.quick,
+        )?;
         let mut opt_entries = Vec::new();
         let mut seen = Vec::new();
         for s in &self.series {
@@ -486,16 +488,8 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
         };
         let s = &mut series[idx];
         s.b.push(t.f64(i, "batch")?);
-        s.bias.push((
-            t.f64(i, "bias_sq")?,
-            t.f64(i, "bias_sq_ci_low")?,
-            t.f64(i, "bias_sq_ci_high")?,
-        ));
-        s.random.push((
-            t.f64(i, "random_sq")?,
-            t.f64(i, "random_sq_ci_low")?,
-            t.f64(i, "random_sq_ci_high")?,
-        ));
+        s.bias.push(t.ci(i, "bias_sq")?);
+        s.random.push(t.ci(i, "random_sq")?);
         s.exact_bias.push(t.f64(i, "exact_bias_sq")?);
         s.exact_random.push(t.f64(i, "exact_random_sq")?);
         s.peak.push(t.f64(i, "traj_peak_omega")?);

@@ -281,15 +281,12 @@ impl Figure for Chart {
             ),
         ];
         caption.push("Dotted black line: ratio 1, the bound attained (SGD's C/√b is exact for Gaussian noise).".into());
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Tightness of the noise bounds: √E‖ω‖² / ψ (C1–C3)",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let mut entries = Vec::new();
         let mut seen: Vec<String> = Vec::new();
@@ -309,10 +306,7 @@ impl Figure for Chart {
             ));
         }
         let cols = plot::legend_columns(&body, th, &entries, 2, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
 
         let ys = self.series.iter().flat_map(|s| {
             s.exact

@@ -158,9 +158,7 @@ fn num(v: f64) -> f64 {
 
 impl Figure for SfoChart {
     fn size(&self) -> (u32, u32) {
-        let n = self.panels.len().max(1);
-        let cols = n.min(3);
-        let rows = n.div_ceil(cols);
+        let (_, rows) = grid_shape(self.panels.len(), 3);
         (1150, 250 + 340 * rows as u32)
     }
 
@@ -193,13 +191,8 @@ impl Figure for SfoChart {
             .map(|&e| LegendEntry::line(format!("ε = {e}"), colour(e), Dash::Solid))
             .collect();
         let cols = plot::legend_columns(&body, th, &entries, 6, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
-        let n = self.panels.len().max(1);
-        let ncols = n.min(3);
-        let nrows = n.div_ceil(ncols);
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
+        let (ncols, nrows) = grid_shape(self.panels.len(), 3);
         let cells = grid.split_evenly((nrows, ncols));
         for (pi, p) in self.panels.iter().enumerate() {
             let area = plot::panel_title(&cells[pi], th, &p.title)?;
@@ -725,10 +718,7 @@ impl Figure for VarChart {
             ));
         }
         entries.push(LegendEntry::line("the paper's k = −2", BLACK, Dash::Dotted));
-        let (_, h) = area.dim_in_pixel();
-        let lh = th.px(plot::legend_height(&entries, 1));
-        let (plot_area, leg) = area.split_vertically(h as i32 - lh);
-        plot::draw_legend(&leg, th, &entries, 1, 12.0)?;
+        let plot_area = plot::legend_below(&area, th, &entries, 1, 12.0)?;
         let (e_lo, e_hi) = plot::log_range(pts.iter().map(|r| r.eps), 1.15);
         let (b_lo, b_hi) = plot::log_range(pts.iter().flat_map(|r| [r.v.0, r.v.1, r.v.2]), 1.3);
         let (emaj, emin) = plot::log_ticks(e_lo, e_hi);

@@ -190,7 +190,7 @@ impl Figure for Chart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             format!(
                 "Tilted double well f = (x²−1)² + x/2, started in the shallow well; {} seeds per configuration, Wald 95% CIs.",
                 self.seeds
@@ -199,15 +199,12 @@ impl Figure for Chart {
             "their ends at the same height. Hollow markers: partners with σ solved to match δ.".into(),
             "θ: the Langevin temperature, η′ = η/(1−β) for SHB, η for SGD and NSHB.".into(),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Data collapse: escape fraction vs δ and vs θ (C5b)",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let mut entries = Vec::new();
         for k in [OptimizerKind::Sgd, OptimizerKind::Shb, OptimizerKind::Nshb] {
@@ -225,10 +222,7 @@ impl Figure for Chart {
             Dash::Solid,
         ));
         let cols = plot::legend_columns(&body, th, &entries, 4, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
         let panels = grid.split_evenly((1, 2));
         for (pi, panel) in panels.iter().enumerate() {
             let by_delta = pi == 0;
@@ -330,11 +324,7 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
             grid: t.str(i, "in_grid")? == "1",
             delta: t.f64(i, "delta_paper")?,
             theta: t.f64(i, "theta")?,
-            esc: (
-                t.f64(i, "escape")?,
-                t.f64(i, "escape_ci_low")?,
-                t.f64(i, "escape_ci_high")?,
-            ),
+            esc: t.ci(i, "escape")?,
             pairs: t
                 .str(i, "pair")?
                 .split(';')
@@ -343,18 +333,11 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
                 .collect(),
         });
     }
-    let first = |c: &str| -> Result<f64> {
-        if t.rows.is_empty() {
-            Ok(f64::NAN)
-        } else {
-            t.f64(0, c)
-        }
-    };
     let chart = Chart {
         points,
-        tau_delta: first("tau_escape_delta")?,
-        tau_theta: first("tau_escape_theta")?,
-        seeds: first("seeds")?,
+        tau_delta: t.first_f64("tau_escape_delta")?,
+        tau_theta: t.first_f64("tau_escape_theta")?,
+        seeds: t.first_f64("seeds")?,
         quick: table_quick(t),
     };
     plot::render(&chart, &ctx.out, fig.name)?;

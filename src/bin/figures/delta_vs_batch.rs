@@ -147,10 +147,7 @@ impl Figure for Chart {
             });
         }
         let cols = plot::legend_columns(&body, th, &entries, 1, 12.0)?;
-        let legend_h = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (upper, legend) = body.split_vertically(h as i32 - legend_h);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
+        let upper = plot::legend_below(&body, th, &entries, cols, 12.0)?;
 
         let (b_lo, b_hi) = (2f64.powi(B_EXP.0), 2f64.powi(B_EXP.1));
         let (y_lo, y_hi) = plot::log_range(

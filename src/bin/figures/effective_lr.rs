@@ -224,21 +224,18 @@ impl Figure for Chart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             "Left, middle: 10-d quadratic (λ ∈ [1, 10], σ = 1, b = 4), η = 0.01 or η/(1−β) = 0.01; lines exact stationary,".to_string(),
             "markers measured (95% CI over seeds). Right: E‖ω‖ relative to SGD at β = 0.9 on the nonlinear C10 settings".to_string(),
             "(Rastr. = Rastrigin, Styb. = Styblinski–Tang, t–s = teacher–student). Effective rate: η/(1−β) for SHB and".to_string(),
             "Nesterov, η for SGD, NSHB and QHM (ν = 0.7).".to_string(),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Noise at matched η vs matched effective learning rate η/(1−β) (C10)",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let entries: Vec<LegendEntry> = OptimizerKind::ALL
             .iter()
@@ -254,10 +251,7 @@ impl Figure for Chart {
             })
             .collect();
         let cols = plot::legend_columns(&body, th, &entries, 5, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
         let panels = grid.split_evenly((2, 3));
         let quad: Vec<&Series> = self
             .series

@@ -184,9 +184,7 @@ fn series_label(series: &str, method: &str) -> String {
 
 impl Figure for Chart {
     fn size(&self) -> (u32, u32) {
-        let n = self.panels.len().max(1);
-        let cols = n.min(3);
-        let rows = n.div_ceil(cols);
+        let (_, rows) = grid_shape(self.panels.len(), 3);
         (1150, 330 + 330 * rows as u32)
     }
 
@@ -244,13 +242,8 @@ impl Figure for Chart {
             }
         }
         let cols = plot::legend_columns(&body, th, &entries, 2, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
-        let n = self.panels.len().max(1);
-        let ncols = n.min(3);
-        let nrows = n.div_ceil(ncols);
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
+        let (ncols, nrows) = grid_shape(self.panels.len(), 3);
         let cells = grid.split_evenly((nrows, ncols));
         for (pi, panel) in self.panels.iter().enumerate() {
             let area = plot::panel_title(&cells[pi], th, panel)?;

@@ -400,5 +400,28 @@ fn quick_cell(ctx: &Ctx) -> String {
     if ctx.quick { "1" } else { "0" }.to_string()
 }
 
+/// Draw the figure's title and caption, with the quick-mode note appended when `quick`;
+/// returns the area below them.
+fn header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    th: &Theme,
+    title: &str,
+    mut caption: Vec<String>,
+    quick: bool,
+) -> std::result::Result<DrawingArea<DB, Shift>, plot::DrawError> {
+    if quick {
+        caption.push(QUICK_NOTE.into());
+    }
+    let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
+    plot::draw_header(root, th, title, &cap)
+}
+
+/// Columns and rows of a grid of `n` panels (at least one) with at most `max_cols` per row.
+fn grid_shape(n: usize, max_cols: usize) -> (usize, usize) {
+    let n = n.max(1);
+    let cols = n.min(max_cols);
+    (cols, n.div_ceil(cols))
+}
+
 /// Caption line marking a quick (smoke-test) rendering.
 const QUICK_NOTE: &str = "QUICK MODE: smoke test, not for publication";

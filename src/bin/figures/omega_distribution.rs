@@ -276,7 +276,7 @@ impl Figure for DistChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             format!(
                 "ωₜ at one step t, one sample per seed ({} seeds); d = {}, b = {}, β = 0.9;",
                 self.n, self.dim, self.batch
@@ -284,15 +284,12 @@ impl Figure for DistChart {
             "each coordinate standardised, then pooled. Black: N(0, 1). Legend: Anderson–Darling and".into(),
             "Lilliefors family p (coordinates and random projections, Bonferroni), mean excess kurtosis G₂.".into(),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Distribution of ω per optimizer and noise law (C4)",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let panels = body.split_evenly((self.rows.len().max(1), 2));
         for (r, key) in self.rows.iter().enumerate() {
@@ -447,19 +444,12 @@ pub fn plot_distribution(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()
             _ => {}
         }
     }
-    let first = |c: &str| -> Result<f64> {
-        if t.rows.is_empty() {
-            Ok(f64::NAN)
-        } else {
-            t.f64(0, c)
-        }
-    };
     let chart = DistChart {
         series,
         rows,
-        dim: first("dim")?,
-        n: first("n")?,
-        batch: first("batch")?,
+        dim: t.first_f64("dim")?,
+        n: t.first_f64("n")?,
+        batch: t.first_f64("batch")?,
         quick: table_quick(t),
     };
     plot::render(&chart, &ctx.out, fig.name)?;
@@ -583,7 +573,7 @@ impl Figure for SpecChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             format!(
                 "Eigenvalues λₖ of the covariance Σ of ω over {} seeds / tr Σ; d = {}, b = {}, β = 0.9, QHM ν = 0.7.",
                 self.n, self.dim, self.batch
@@ -591,15 +581,12 @@ impl Figure for SpecChart {
             "Markers: measured; lines: exact stationary (isotropic noise). Legend: participation ratio (tr Σ)²/tr Σ²,".into(),
             "measured (bias-corrected) and exact; d means isotropic.".into(),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Covariance spectrum and effective rank of ω (C4)",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let panels = body.split_evenly((1, self.laws.len().max(1)));
         let ys = self.series.iter().flat_map(|s| s.shares.iter().copied());
@@ -637,10 +624,7 @@ impl Figure for SpecChart {
                     )
                 })
                 .collect();
-            let (_, h) = area.dim_in_pixel();
-            let lh = th.px(plot::legend_height(&entries, 1));
-            let (plot_area, leg) = area.split_vertically(h as i32 - lh);
-            plot::draw_legend(&leg, th, &entries, 1, 12.0)?;
+            let plot_area = plot::legend_below(&area, th, &entries, 1, 12.0)?;
             let d = self.dim.max(1.0);
             let mut chart = plot::chart_builder(&plot_area, th).build_cartesian_2d(
                 plot::lin_axis(0.3, d + 0.7),

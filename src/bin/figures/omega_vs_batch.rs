@@ -257,7 +257,7 @@ impl Figure for Chart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             format!(
                 "4-d quadratic, Gaussian noise, C² = {}; η = {}, β = {}",
                 self.c2, self.lr, self.beta
@@ -267,11 +267,13 @@ impl Figure for Chart {
                 self.seeds, self.steps
             ),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(root, th, "Search-direction noise ω vs b", &cap)?;
+        let body = header(
+            root,
+            th,
+            "Search-direction noise ω vs b",
+            caption,
+            self.quick,
+        )?;
 
         // Legend: optimizers (colour, marker) in one row, then the quantities (shape).
         let mut opt_entries = Vec::new();
@@ -471,16 +473,8 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
         };
         for &i in &idx {
             s.b.push(t.f64(i, "batch")?);
-            s.rms.push((
-                t.f64(i, "omega_rms")?,
-                t.f64(i, "omega_rms_ci_low")?,
-                t.f64(i, "omega_rms_ci_high")?,
-            ));
-            s.bias.push((
-                t.f64(i, "bias_rms")?,
-                t.f64(i, "bias_rms_ci_low")?,
-                t.f64(i, "bias_rms_ci_high")?,
-            ));
+            s.rms.push(t.ci(i, "omega_rms")?);
+            s.bias.push(t.ci(i, "bias_rms")?);
             s.exact.push(t.f64(i, "exact_omega_rms")?);
             s.psi.push(t.f64(i, "psi_paper")?);
             s.share.push(t.f64(i, "bias_share")?);
@@ -488,21 +482,14 @@ pub fn plot(ctx: &Ctx, fig: &FigureDef, t: &DataTable) -> Result<()> {
         }
         series.push(s);
     }
-    let first = |col: &str| -> Result<f64> {
-        if t.rows.is_empty() {
-            Ok(f64::NAN)
-        } else {
-            t.f64(0, col)
-        }
-    };
     let chart = Chart {
         series,
-        lr: first("lr")?,
-        beta: first("beta")?,
-        c2: first("c2")?,
-        seeds: first("seeds")?,
-        steps: first("steps")?,
-        quick: first("quick")? != 0.0,
+        lr: t.first_f64("lr")?,
+        beta: t.first_f64("beta")?,
+        c2: t.first_f64("c2")?,
+        seeds: t.first_f64("seeds")?,
+        steps: t.first_f64("steps")?,
+        quick: t.first_f64("quick")? != 0.0,
     };
     plot::render(&chart, &ctx.out, fig.name)?;
     Ok(())

@@ -291,7 +291,7 @@ impl Figure for Chart1d {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, th: &Theme) -> DrawResult {
-        let mut caption = vec![
+        let caption = vec![
             "Top: 1-D Rastrigin (A = 10), exact, drawn as f̂ − δ²E u² (the constant is infinite for Cauchy).".to_string(),
             format!(
                 "Bottom: Drop-Wave (2-D), the slice f̂(x₁, 0), Monte Carlo with {} seeded draws of u.",
@@ -299,15 +299,12 @@ impl Figure for Chart1d {
             ),
             "The uniform ball at δ = 0.75 inverts the ripples: its characteristic function sin t/t is negative at t = 2πδ.".to_string(),
         ];
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(
+        let body = header(
             root,
             th,
             "Smoothed landscapes f̂(x) = E f(x − δu) for four kernels of u",
-            &cap,
+            caption,
+            self.quick,
         )?;
         let entries: Vec<LegendEntry> = DELTAS
             .iter()
@@ -322,10 +319,7 @@ impl Figure for Chart1d {
             })
             .collect();
         let cols = plot::legend_columns(&body, th, &entries, 5, 12.0)?;
-        let lh = th.px(plot::legend_height(&entries, cols));
-        let (_, h) = body.dim_in_pixel();
-        let (grid, legend) = body.split_vertically(h as i32 - lh);
-        plot::draw_legend(&legend, th, &entries, cols, 12.0)?;
+        let grid = plot::legend_below(&body, th, &entries, cols, 12.0)?;
         let panels = grid.split_evenly((2, KERNELS.len()));
         for (r, land) in ["rastrigin", "drop_wave"].iter().enumerate() {
             let ys: Vec<f64> = self
@@ -538,11 +532,13 @@ impl Figure for Chart2d {
             self.delta, self.draws
         )];
         caption.push("One colour scale per row, 18 levels.".into());
-        if self.quick {
-            caption.push(QUICK_NOTE.into());
-        }
-        let cap: Vec<&str> = caption.iter().map(String::as_str).collect();
-        let body = plot::draw_header(root, th, "Smoothed landscapes in two dimensions", &cap)?;
+        let body = header(
+            root,
+            th,
+            "Smoothed landscapes in two dimensions",
+            caption,
+            self.quick,
+        )?;
         let (w, _) = body.dim_in_pixel();
         let (maps, bars) = body.split_horizontally(w as i32 - th.px(120.0));
         let cells = maps.split_evenly((2, 5));
