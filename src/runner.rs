@@ -99,6 +99,21 @@ pub struct Problem {
     pub init: InitBox,
 }
 
+impl Problem {
+    /// The initial box is finite with low <= high, and the noise law fits the landscape.
+    pub fn validate(&self) -> Result<()> {
+        let InitBox { low, high } = self.init;
+        if !(low.is_finite() && high.is_finite() && low <= high) {
+            return Err(Error::invalid(
+                "init",
+                format!("[{low}, {high}]"),
+                "finite low <= high",
+            ));
+        }
+        self.noise.validate(self.landscape.as_ref())
+    }
+}
+
 /// How to run it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RunConfig {
@@ -155,15 +170,7 @@ impl RunConfig {
         if self.every == 0 {
             return Err(Error::invalid("every", 0, "an integer >= 1"));
         }
-        let InitBox { low, high } = problem.init;
-        if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(Error::invalid(
-                "init",
-                format!("[{low}, {high}]"),
-                "finite low <= high",
-            ));
-        }
-        problem.noise.validate(problem.landscape.as_ref())?;
+        problem.validate()?;
         self.check_memory(problem.landscape.dim(), available_memory())
     }
 

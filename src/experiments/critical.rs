@@ -167,15 +167,7 @@ impl SweepConfig {
         if self.check_every == 0 {
             return Err(Error::invalid("check-every", 0, "an integer >= 1"));
         }
-        let InitBox { low, high } = problem.init;
-        if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(Error::invalid(
-                "init",
-                format!("[{low}, {high}]"),
-                "finite low <= high",
-            ));
-        }
-        problem.noise.validate(problem.landscape.as_ref())
+        problem.validate()
     }
 }
 

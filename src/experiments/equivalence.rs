@@ -133,20 +133,6 @@ fn check_sim(batch: usize, steps: usize, seeds: usize) -> Result<()> {
     Ok(())
 }
 
-/// Validate what the hand-stepped simulations need: the noise law against the landscape, and a
-/// finite initial box with low ≤ high (as `RunConfig::validate` does for the runner).
-fn check_problem(problem: &Problem) -> Result<()> {
-    let InitBox { low, high } = problem.init;
-    if !(low.is_finite() && high.is_finite() && low <= high) {
-        return Err(Error::invalid(
-            "init",
-            format!("[{low}, {high}]"),
-            "finite low <= high",
-        ));
-    }
-    problem.noise.validate(problem.landscape.as_ref())
-}
-
 fn est(values: impl IntoIterator<Item = f64>) -> Estimate {
     let mut w = Welford::new();
     values.into_iter().for_each(|v| w.push(v));
@@ -391,7 +377,7 @@ pub fn trace_pair(
     keep_series: bool,
 ) -> Result<PairTrace> {
     check_sim(batch, steps, 1)?;
-    check_problem(problem)?;
+    problem.validate()?;
     let mut a = Walker::new(problem, batch, seed, stream);
     let mut b = Walker::new(problem, batch, seed, stream);
     let dim = a.x.len();
@@ -1033,7 +1019,7 @@ pub fn measure_window_noise(
             "lengths >= 1",
         ));
     }
-    check_problem(problem)?;
+    problem.validate()?;
     struct SeedOut {
         v: Vec<f64>,
         vn: Vec<f64>,
@@ -1724,7 +1710,7 @@ pub fn convergence_curve(
     }
     let steps = *t_grid.last().unwrap_or(&1);
     check_sim(batch, steps, seeds)?;
-    check_problem(problem)?;
+    problem.validate()?;
     let c = opt.coefficients();
     let eta_eff = opt.effective_lr();
     let zc = if c.c_m == 0.0 {
