@@ -856,26 +856,22 @@ pub fn probe(problem: &Problem, cfg: &ProbeConfig) -> Result<ProbeResult> {
                 if next < nc && cps[next] == t {
                     next += 1;
                     let c2t = problem.noise.c2(land, &buf.x, &buf.grad);
+                    // One minibatch gradient of size b at x from the probe's own stream.
+                    let mut draw = |b: usize, g: &mut [f64]| {
+                        problem.noise.sample_minibatch(
+                            land,
+                            &buf.x,
+                            &buf.grad,
+                            b,
+                            &mut mrng,
+                            &mut buf.scratch,
+                            g,
+                        )
+                    };
                     let mut direct = 0.0;
                     for _ in 0..cfg.pairs {
-                        problem.noise.sample_minibatch(
-                            land,
-                            &buf.x,
-                            &buf.grad,
-                            1,
-                            &mut mrng,
-                            &mut buf.scratch,
-                            &mut g1,
-                        );
-                        problem.noise.sample_minibatch(
-                            land,
-                            &buf.x,
-                            &buf.grad,
-                            1,
-                            &mut mrng,
-                            &mut buf.scratch,
-                            &mut g2,
-                        );
+                        draw(1, &mut g1);
+                        draw(1, &mut g2);
                         direct += 0.5
                             * g1.iter()
                                 .zip(&g2)
@@ -885,24 +881,8 @@ pub fn probe(problem: &Problem, cfg: &ProbeConfig) -> Result<ProbeResult> {
                     let (bs, bb) = (cfg.b_small as f64, cfg.b_big as f64);
                     let (mut tr, mut gg) = (0.0, 0.0);
                     for _ in 0..cfg.bs_draws {
-                        problem.noise.sample_minibatch(
-                            land,
-                            &buf.x,
-                            &buf.grad,
-                            cfg.b_small,
-                            &mut mrng,
-                            &mut buf.scratch,
-                            &mut g1,
-                        );
-                        problem.noise.sample_minibatch(
-                            land,
-                            &buf.x,
-                            &buf.grad,
-                            cfg.b_big,
-                            &mut mrng,
-                            &mut buf.scratch,
-                            &mut g2,
-                        );
+                        draw(cfg.b_small, &mut g1);
+                        draw(cfg.b_big, &mut g2);
                         let (s2, b2) = (norm(&g1).powi(2), norm(&g2).powi(2));
                         gg += (bb * b2 - bs * s2) / (bb - bs);
                         tr += (s2 - b2) / (1.0 / bs - 1.0 / bb);
@@ -1650,7 +1630,8 @@ pub fn c8_report(data: &C8Data) -> Result<ClaimReport> {
 // Figure data
 // ---------------------------------------------------------------------------------------------
 
-fn cell(v: f64) -> String {
+/// A number as a CSV cell: `inf` for +∞, empty for NaN or −∞.
+pub fn cell(v: f64) -> String {
     if v.is_finite() {
         v.to_string()
     } else if v == f64::INFINITY {
@@ -1658,6 +1639,76 @@ fn cell(v: f64) -> String {
     } else {
         String::new()
     }
+}
+
+/// Columns of one SFO curve row (see [`sfo_cells`]).
+pub const SFO_COLUMNS: [&str; 14] = [
+    "eps",
+    "batch",
+    "steps_median",
+    "sfo_median",
+    "sfo_ci95_low",
+    "sfo_ci95_high",
+    "sfo_q25",
+    "sfo_q75",
+    "sfo_min",
+    "sfo_max",
+    "censored",
+    "diverged",
+    "seeds",
+    "b_star",
+];
+
+/// The [`SFO_COLUMNS`] cells of row `r` of curve `c`.
+pub fn sfo_cells(c: &SfoCurve, r: &SfoRow) -> Vec<String> {
+    vec![
+        c.eps.to_string(),
+        r.batch.to_string(),
+        cell(r.steps_median),
+        cell(r.sfo_median),
+        cell(r.sfo_median_ci95[0]),
+        cell(r.sfo_median_ci95[1]),
+        cell(r.sfo_q25),
+        cell(r.sfo_q75),
+        cell(r.sfo_min),
+        cell(r.sfo_max),
+        r.censored.to_string(),
+        r.diverged.to_string(),
+        r.seeds.to_string(),
+        c.b_star.map_or(String::new(), |b| b.value.to_string()),
+    ]
+}
+
+/// Columns of one variance-probe checkpoint (see [`probe_cells`]).
+pub const PROBE_COLUMNS: [&str; 11] = [
+    "step",
+    "c2_true",
+    "c2_direct",
+    "c2_direct_ci95_low",
+    "c2_direct_ci95_high",
+    "c2_bsimple",
+    "c2_bsimple_ci95_low",
+    "c2_bsimple_ci95_high",
+    "grad_sq_true",
+    "grad_sq_est",
+    "b_simple",
+];
+
+/// The [`PROBE_COLUMNS`] cells of checkpoint `r`.
+pub fn probe_cells(r: &ProbeRow) -> Vec<String> {
+    vec![
+        r.step.to_string(),
+        cell(r.c2_true.mean),
+        cell(r.c2_direct.mean),
+        cell(r.c2_direct.ci_low),
+        cell(r.c2_direct.ci_high),
+        cell(r.c2_bsimple.mean),
+        cell(r.c2_bsimple.ci_low),
+        cell(r.c2_bsimple.ci_high),
+        cell(r.grad_sq_true.mean),
+        cell(r.grad_sq_est.mean),
+        cell(r.b_simple),
+    ]
 }
 
 fn opt_cells(experiment: &str, opt: &Optimizer, rule: StopRule) -> Vec<String> {
@@ -1694,46 +1745,16 @@ pub fn write_figure_data(dir: &std::path::Path, c7: &C7Data, c8: &C8Data) -> Res
         "c2_true",
     ];
     let mut h: Vec<&str> = head.to_vec();
-    h.extend([
-        "eps",
-        "batch",
-        "steps_median",
-        "sfo_median",
-        "sfo_ci95_low",
-        "sfo_ci95_high",
-        "sfo_q25",
-        "sfo_q75",
-        "sfo_min",
-        "sfo_max",
-        "censored",
-        "diverged",
-        "seeds",
-        "b_star",
-        "b_star_ci95_low",
-        "b_star_ci95_high",
-        "b_star_at_edge",
-    ]);
+    h.extend(SFO_COLUMNS);
+    h.extend(["b_star_ci95_low", "b_star_ci95_high", "b_star_at_edge"]);
     let mut rows = Vec::new();
     for (exp, curves) in [("c7", &c7.curves), ("c8", &c8.curves)] {
         for (opt, rule, cs) in curves {
             for c in cs {
                 for r in &c.rows {
                     let mut row = opt_cells(exp, opt, *rule);
+                    row.extend(sfo_cells(c, r));
                     row.extend([
-                        c.eps.to_string(),
-                        r.batch.to_string(),
-                        cell(r.steps_median),
-                        cell(r.sfo_median),
-                        cell(r.sfo_median_ci95[0]),
-                        cell(r.sfo_median_ci95[1]),
-                        cell(r.sfo_q25),
-                        cell(r.sfo_q75),
-                        cell(r.sfo_min),
-                        cell(r.sfo_max),
-                        r.censored.to_string(),
-                        r.diverged.to_string(),
-                        r.seeds.to_string(),
-                        c.b_star.map_or(String::new(), |b| b.value.to_string()),
                         cell(c.b_star_ci95[0]),
                         cell(c.b_star_ci95[1]),
                         c.b_star.map_or(String::new(), |b| b.at_edge.to_string()),
@@ -1790,38 +1811,14 @@ pub fn write_figure_data(dir: &std::path::Path, c7: &C7Data, c8: &C8Data) -> Res
     )?;
     let rows = c7.probes.iter().flat_map(|(case, p)| {
         p.rows.iter().map(move |r| {
-            vec![
-                case.clone(),
-                r.step.to_string(),
-                cell(r.c2_true.mean),
-                cell(r.c2_direct.mean),
-                cell(r.c2_direct.ci_low),
-                cell(r.c2_direct.ci_high),
-                cell(r.c2_bsimple.mean),
-                cell(r.c2_bsimple.ci_low),
-                cell(r.c2_bsimple.ci_high),
-                cell(r.grad_sq_true.mean),
-                cell(r.grad_sq_est.mean),
-                cell(r.b_simple),
-            ]
+            let mut row = vec![case.clone()];
+            row.extend(probe_cells(r));
+            row
         })
     });
     write_csv(
         &dir.join("c2_probe.csv"),
-        &[
-            "case",
-            "step",
-            "c2_true",
-            "c2_direct",
-            "c2_direct_ci95_low",
-            "c2_direct_ci95_high",
-            "c2_bsimple",
-            "c2_bsimple_ci95_low",
-            "c2_bsimple_ci95_high",
-            "grad_sq_true",
-            "grad_sq_est",
-            "b_simple",
-        ],
+        &[&["case"][..], &PROBE_COLUMNS[..]].concat(),
         rows,
     )?;
     let rows = c7.probes.iter().flat_map(|(case, p)| {

@@ -103,16 +103,6 @@ fn num(v: f64) -> Value {
     }
 }
 
-fn cell(v: f64) -> String {
-    if v.is_finite() {
-        v.to_string()
-    } else if v == f64::INFINITY {
-        "inf".into()
-    } else {
-        String::new()
-    }
-}
-
 pub fn run(a: CriticalArgs) -> Result<(), Failure> {
     let file = LandscapeFile::read(&a.landscape)?;
     let problem = file.build()?;
@@ -231,46 +221,10 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
             path: dir.display().to_string(),
             source,
         })?;
-        let sfo_rows = curves.iter().flat_map(|c| {
-            c.rows.iter().map(move |r| {
-                vec![
-                    c.eps.to_string(),
-                    r.batch.to_string(),
-                    cell(r.steps_median),
-                    cell(r.sfo_median),
-                    cell(r.sfo_median_ci95[0]),
-                    cell(r.sfo_median_ci95[1]),
-                    cell(r.sfo_q25),
-                    cell(r.sfo_q75),
-                    cell(r.sfo_min),
-                    cell(r.sfo_max),
-                    r.censored.to_string(),
-                    r.diverged.to_string(),
-                    r.seeds.to_string(),
-                    c.b_star.map_or(String::new(), |b| b.value.to_string()),
-                ]
-            })
-        });
-        write_csv(
-            &dir.join("sfo.csv"),
-            &[
-                "eps",
-                "batch",
-                "steps_median",
-                "sfo_median",
-                "sfo_ci95_low",
-                "sfo_ci95_high",
-                "sfo_q25",
-                "sfo_q75",
-                "sfo_min",
-                "sfo_max",
-                "censored",
-                "diverged",
-                "seeds",
-                "b_star",
-            ],
-            sfo_rows,
-        )?;
+        let sfo_rows = curves
+            .iter()
+            .flat_map(|c| c.rows.iter().map(move |r| critical::sfo_cells(c, r)));
+        write_csv(&dir.join("sfo.csv"), &critical::SFO_COLUMNS, sfo_rows)?;
         let seed_rows = runs.eps.iter().enumerate().flat_map(|(e, eps)| {
             let runs = &runs;
             runs.batches.iter().enumerate().flat_map(move |(j, b)| {
@@ -298,40 +252,10 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
             ],
             seed_rows,
         )?;
-        let probe_rows = probe.iter().flat_map(|p| {
-            p.rows.iter().map(|r| {
-                vec![
-                    r.step.to_string(),
-                    cell(r.c2_true.mean),
-                    cell(r.c2_direct.mean),
-                    cell(r.c2_direct.ci_low),
-                    cell(r.c2_direct.ci_high),
-                    cell(r.c2_bsimple.mean),
-                    cell(r.c2_bsimple.ci_low),
-                    cell(r.c2_bsimple.ci_high),
-                    cell(r.grad_sq_true.mean),
-                    cell(r.grad_sq_est.mean),
-                    cell(r.b_simple),
-                ]
-            })
-        });
-        write_csv(
-            &dir.join("probe.csv"),
-            &[
-                "step",
-                "c2_true",
-                "c2_direct",
-                "c2_direct_ci95_low",
-                "c2_direct_ci95_high",
-                "c2_bsimple",
-                "c2_bsimple_ci95_low",
-                "c2_bsimple_ci95_high",
-                "grad_sq_true",
-                "grad_sq_est",
-                "b_simple",
-            ],
-            probe_rows,
-        )?;
+        let probe_rows = probe
+            .iter()
+            .flat_map(|p| p.rows.iter().map(critical::probe_cells));
+        write_csv(&dir.join("probe.csv"), &critical::PROBE_COLUMNS, probe_rows)?;
         write_json(
             &dir.join("summary.json"),
             &json!({
