@@ -6,12 +6,13 @@
 //! Room for more rows: the torch helper adds idx and CIFAR reader rows in its own test file.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use momentum_smoothing::config::LandscapeFile;
 use momentum_smoothing::sweep::SweepFile;
 
-const GOOD: &str = "name = \"q\"\nkind = \"quadratic\"\ndim = 2\n[params]\neigenvalues = [1.0, 2.0]\n[noise]\nlaw = \"gaussian\"\nsigma = 1.0\n";
+mod common;
+
+const GOOD: &str = common::GOOD_LANDSCAPE;
 
 const TEACHER: &str = "name = \"ts\"\nkind = \"teacher_student\"\ndim = 6\n[params]\ninput_dim = 2\nhidden = 2\nn_samples = 16\n[noise]\nlaw = \"finite_sum\"\n";
 
@@ -305,19 +306,8 @@ fn sweep_rows() -> Vec<(&'static str, String, &'static str, &'static str)> {
 }
 
 fn run(cwd: &Path, args: &[String], env: &[(&str, String)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mslab"));
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("MSLAB_SHARD")
-        .env_remove("MSLAB_DEVICES");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run mslab");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::mslab_in(cwd, args, env);
+    (code, err)
 }
 
 #[test]

@@ -3,19 +3,12 @@
 //! with provenance and a rerun of the same configuration reuses them.
 
 use std::path::Path;
-use std::process::Command;
+
+mod common;
 
 fn mslab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mslab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mslab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = common::mslab_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, &[]);
+    (code.unwrap_or(-1), out, err)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -24,7 +17,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-const GOOD: &str = "name = \"q\"\nkind = \"quadratic\"\ndim = 2\n[params]\neigenvalues = [1.0, 2.0]\n[noise]\nlaw = \"gaussian\"\nsigma = 1.0\n";
+const GOOD: &str = common::GOOD_LANDSCAPE;
 
 #[test]
 fn bad_input_is_refused_naming_the_field() {

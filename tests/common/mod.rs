@@ -52,3 +52,29 @@ pub fn full_scale(
     assert_eq!(r.verdict, expected);
     r
 }
+
+/// A valid two-dimensional Gaussian quadratic landscape file (the CLI tests' starting point).
+pub const GOOD_LANDSCAPE: &str = "name = \"q\"\nkind = \"quadratic\"\ndim = 2\n[params]\neigenvalues = [1.0, 2.0]\n[noise]\nlaw = \"gaussian\"\nsigma = 1.0\n";
+
+/// Run the `mslab` binary in `cwd` with `args` and extra `env` (MSLAB_SHARD and MSLAB_DEVICES
+/// from the caller's environment removed): (exit code, stdout, stderr).
+pub fn mslab_in<S: AsRef<std::ffi::OsStr>>(
+    cwd: &std::path::Path,
+    args: &[S],
+    env: &[(&str, String)],
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mslab"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("MSLAB_SHARD")
+        .env_remove("MSLAB_DEVICES");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run mslab");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
