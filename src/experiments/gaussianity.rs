@@ -1249,6 +1249,19 @@ pub struct C4Row {
     pub isotropy_rejected: bool,
 }
 
+/// The run behind a C4 row: S seeds of `opt` on `case`, ω measured at t = steps − 1 only.
+pub fn c4_config(case: &C4Case, opt: Optimizer, sizes: &C4Sizes) -> RunConfig {
+    RunConfig {
+        optimizer: opt,
+        batch: sizes.batch,
+        steps: case.steps,
+        burn_in: case.steps - 1,
+        seeds: sizes.seeds,
+        seed: SEED,
+        every: 1,
+    }
+}
+
 /// Run one optimizer on one case: S seeds, ω_t at t = steps − 1, and every statistic.
 /// `null` is the Lilliefors table for n = `sizes.seeds` (other n fall back on Dallal–Wilkinson).
 pub fn c4_row(
@@ -1257,16 +1270,7 @@ pub fn c4_row(
     sizes: &C4Sizes,
     null: &LillieforsNull,
 ) -> Result<C4Row> {
-    let cfg = RunConfig {
-        optimizer: opt,
-        batch: sizes.batch,
-        steps: case.steps,
-        burn_in: case.steps - 1,
-        seeds: sizes.seeds,
-        seed: SEED,
-        every: 1,
-    };
-    let s = sample_omega(&case.problem, &cfg)?;
+    let s = sample_omega(&case.problem, &c4_config(case, opt, sizes))?;
     let d = s.dim;
     let coords = spread_coords(d, sizes.coords);
     let dirs = projection_directions(d, sizes.projections);

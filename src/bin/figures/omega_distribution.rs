@@ -75,15 +75,7 @@ fn samples(case: &C4Case, kind: OptimizerKind, sizes: &C4Sizes) -> Result<Arc<Om
         }
     }
     let opt = gaussianity::c4_optimizer(kind, case.lr)?;
-    let cfg = RunConfig {
-        optimizer: opt,
-        batch: sizes.batch,
-        steps: case.steps,
-        burn_in: case.steps - 1,
-        seeds: sizes.seeds,
-        seed: gaussianity::SEED,
-        every: 1,
-    };
+    let cfg = gaussianity::c4_config(case, opt, sizes);
     let s = Arc::new(gaussianity::sample_omega(&case.problem, &cfg)?);
     if let Ok(mut map) = cache().lock() {
         map.insert(key, s.clone());
