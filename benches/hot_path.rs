@@ -16,7 +16,8 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -25,6 +26,65 @@ use momentum_smoothing::landscape::{Landscape, Rastrigin};
 use momentum_smoothing::noise::{NoiseLaw, NoiseScratch};
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::runner::{run, InitBox, Problem, RunConfig};
+
+/// The reference run configuration (SHB, η = 0.002, β = 0.9, b = 32, 16 seeds × 1,000 steps),
+/// instruments every `every`-th step.
+fn reference_config(every: usize) -> RunConfig {
+    RunConfig {
+        optimizer: Optimizer::new(OptimizerKind::Shb, 0.002, 0.9, 0.0).expect("valid optimizer"),
+        batch: 32,
+        steps: 1000,
+        burn_in: 0,
+        seeds: 16,
+        seed: 0,
+        every,
+    }
+}
+
+/// The 100-d Rastrigin landscape and a fixed point on it.
+fn rastrigin_point() -> (Rastrigin, Vec<f64>) {
+    let land = Rastrigin::new(100, 10.0).expect("valid rastrigin");
+    let x = (0..100).map(|i| (i as f64 * 0.37).sin() * 4.0).collect();
+    (land, x)
+}
+
+/// A shipped landscape file's problem and x_0 drawn from its own initial box.
+fn file_problem(path: &std::path::Path) -> (Problem, Vec<f64>) {
+    let problem = LandscapeFile::read(path)
+        .and_then(|f| f.build())
+        .expect("valid landscape file");
+    let x = problem
+        .init
+        .sample(problem.landscape.dim(), &mut ChaCha8Rng::seed_from_u64(3));
+    (problem, x)
+}
+
+/// One mini-batch gradient (b = 32) of `law` on `land` at `x` with true gradient `grad`.
+fn bench_minibatch(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: impl Into<String>,
+    law: &NoiseLaw,
+    land: &dyn Landscape,
+    x: &[f64],
+    grad: &[f64],
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut scratch = NoiseScratch::new(x.len());
+    let mut out = vec![0.0; x.len()];
+    group.bench_function(name.into(), |b| {
+        b.iter(|| {
+            law.sample_minibatch(
+                land,
+                x,
+                black_box(grad),
+                32,
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            )
+        })
+    });
+}
 
 fn reference_problem() -> Problem {
     Problem {
@@ -39,16 +99,8 @@ fn reference_problem() -> Problem {
 
 fn bench(c: &mut Criterion) {
     let problem = reference_problem();
-    let opt = Optimizer::new(OptimizerKind::Shb, 0.002, 0.9, 0.0).expect("valid optimizer");
-    let cfg = RunConfig {
-        optimizer: opt,
-        batch: 32,
-        steps: 1000,
-        burn_in: 0,
-        seeds: 16,
-        seed: 0,
-        every: 1,
-    };
+    let cfg = reference_config(1);
+    let opt = cfg.optimizer;
     let mut group = c.benchmark_group("simulator");
     group.sample_size(10);
     group.throughput(Throughput::Elements((cfg.seeds * cfg.steps * 100) as u64));
@@ -57,32 +109,22 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    let land = Rastrigin::new(100, 10.0).expect("valid rastrigin");
-    let x: Vec<f64> = (0..100).map(|i| (i as f64 * 0.37).sin() * 4.0).collect();
+    let (land, x) = rastrigin_point();
     let mut g = vec![0.0; 100];
     let mut pieces = c.benchmark_group("pieces");
     pieces.throughput(Throughput::Elements(100));
     pieces.bench_function("rastrigin_gradient_100d", |b| {
         b.iter(|| land.gradient(black_box(&x), &mut g))
     });
-    let noise = NoiseLaw::Gaussian { sigma: 1.0 };
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let mut scratch = NoiseScratch::new(100);
     let grad = g.clone();
-    let mut out = vec![0.0; 100];
-    pieces.bench_function("gaussian_minibatch_100d", |b| {
-        b.iter(|| {
-            noise.sample_minibatch(
-                &land,
-                &x,
-                black_box(&grad),
-                32,
-                &mut rng,
-                &mut scratch,
-                &mut out,
-            )
-        })
-    });
+    bench_minibatch(
+        &mut pieces,
+        "gaussian_minibatch_100d",
+        &NoiseLaw::Gaussian { sigma: 1.0 },
+        &land,
+        &x,
+        &grad,
+    );
     let mut m = vec![0.0; 100];
     let mut d = vec![0.0; 100];
     pieces.bench_function("shb_direction_100d", |b| {
@@ -101,11 +143,8 @@ fn bench_landscapes(c: &mut Criterion) {
         .collect();
     files.sort();
     for path in files {
-        let problem = LandscapeFile::read(&path)
-            .and_then(|f| f.build())
-            .expect("valid landscape file");
+        let (problem, x) = file_problem(&path);
         let d = problem.landscape.dim();
-        let x = problem.init.sample(d, &mut ChaCha8Rng::seed_from_u64(3));
         let mut g = vec![0.0; d];
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         group.throughput(Throughput::Elements(d as u64));
@@ -119,8 +158,7 @@ fn bench_landscapes(c: &mut Criterion) {
 /// One mini-batch gradient of every noise law (b = 32) on the 100-d Rastrigin; the finite-sum
 /// law on the teacher–student landscape file.
 fn bench_noise(c: &mut Criterion) {
-    let land = Rastrigin::new(100, 10.0).expect("valid rastrigin");
-    let x: Vec<f64> = (0..100).map(|i| (i as f64 * 0.37).sin() * 4.0).collect();
+    let (land, x) = rastrigin_point();
     let mut grad = vec![0.0; 100];
     land.gradient(&x, &mut grad);
     let rotation = momentum_smoothing::linalg::random_orthogonal(100, 7);
@@ -148,53 +186,27 @@ fn bench_noise(c: &mut Criterion) {
     let mut group = c.benchmark_group("noise");
     group.throughput(Throughput::Elements(100));
     for law in &laws {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut scratch = NoiseScratch::new(100);
-        let mut out = vec![0.0; 100];
         let name = match law {
             NoiseLaw::Anisotropic {
                 rotation: Some(_), ..
             } => "anisotropic_rotated".to_string(),
             other => other.name().to_string(),
         };
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                law.sample_minibatch(
-                    &land,
-                    &x,
-                    black_box(&grad),
-                    32,
-                    &mut rng,
-                    &mut scratch,
-                    &mut out,
-                )
-            })
-        });
+        bench_minibatch(&mut group, name, law, &land, &x, &grad);
     }
-    let ts = LandscapeFile::read(std::path::Path::new("landscapes/teacher-student.toml"))
-        .and_then(|f| f.build())
-        .expect("valid teacher-student file");
+    let (ts, x) = file_problem(std::path::Path::new("landscapes/teacher-student.toml"));
     let d = ts.landscape.dim();
-    let x = ts.init.sample(d, &mut ChaCha8Rng::seed_from_u64(3));
     let mut grad = vec![0.0; d];
     ts.landscape.gradient(&x, &mut grad);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let mut scratch = NoiseScratch::new(d);
-    let mut out = vec![0.0; d];
     group.throughput(Throughput::Elements(d as u64));
-    group.bench_function("finite_sum_teacher_student", |b| {
-        b.iter(|| {
-            ts.noise.sample_minibatch(
-                ts.landscape.as_ref(),
-                &x,
-                black_box(&grad),
-                32,
-                &mut rng,
-                &mut scratch,
-                &mut out,
-            )
-        })
-    });
+    bench_minibatch(
+        &mut group,
+        "finite_sum_teacher_student",
+        &ts.noise,
+        ts.landscape.as_ref(),
+        &x,
+        &grad,
+    );
     group.finish();
 }
 
@@ -225,20 +237,11 @@ fn bench_optimizers(c: &mut Criterion) {
 /// The reference workload (16 seeds × 1,000 steps) with the instruments every k-th step.
 fn bench_instruments(c: &mut Criterion) {
     let problem = reference_problem();
-    let opt = Optimizer::new(OptimizerKind::Shb, 0.002, 0.9, 0.0).expect("valid optimizer");
     let mut group = c.benchmark_group("instruments");
     group.sample_size(10);
     group.throughput(Throughput::Elements(16 * 1000 * 100));
     for every in [1usize, 16, 256] {
-        let cfg = RunConfig {
-            optimizer: opt,
-            batch: 32,
-            steps: 1000,
-            burn_in: 0,
-            seeds: 16,
-            seed: 0,
-            every,
-        };
+        let cfg = reference_config(every);
         group.bench_function(format!("every_{every}"), |b| {
             b.iter(|| black_box(run(&problem, &cfg, None).expect("run")))
         });
