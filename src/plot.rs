@@ -583,6 +583,12 @@ pub fn log_axis(lo: f64, hi: f64, major: Vec<f64>, minor: Vec<f64>) -> LogAxis {
         .with_light_points(minor)
 }
 
+/// A log axis over \[lo, hi\] with the ticks of [`log_ticks`].
+pub fn log_axis_ticked(lo: f64, hi: f64) -> LogAxis {
+    let (major, minor) = log_ticks(lo, hi);
+    log_axis(lo, hi, major, minor)
+}
+
 /// A linear axis over \[lo, hi\].
 pub fn lin_axis(lo: f64, hi: f64) -> LinAxis {
     (lo..hi).into()

@@ -294,10 +294,9 @@ impl Figure for Chart {
                     .collect::<Vec<_>>()
             });
             let (y_lo, y_hi) = plot::log_range(ys, 1.3);
-            let (major, minor) = plot::log_ticks(y_lo, y_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
                 plot::log_axis(x_range.0, x_range.1, ticks.clone(), vec![]),
-                plot::log_axis(y_lo, y_hi, major, minor),
+                plot::log_axis_ticked(y_lo, y_hi),
             )?;
             plot::draw_axes(
                 &mut chart,
@@ -429,10 +428,9 @@ impl Figure for Chart {
                     .collect::<Vec<_>>()
             });
             let (y_lo, y_hi) = plot::log_range(ys, 1.3);
-            let (major, minor) = plot::log_ticks(y_lo, y_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
                 plot::log_axis(x_range.0, x_range.1, ticks.clone(), vec![]),
-                plot::log_axis(y_lo, y_hi, major, minor),
+                plot::log_axis_ticked(y_lo, y_hi),
             )?;
             plot::draw_axes(
                 &mut chart,

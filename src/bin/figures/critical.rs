@@ -213,10 +213,9 @@ impl Figure for SfoChart {
                 .iter()
                 .flat_map(|c| c.pts.iter().flat_map(|q| [q.1, q.2, q.3]));
             let (y_lo, y_hi) = plot::log_range(ys, 1.3);
-            let (major, minor) = plot::log_ticks(y_lo, y_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
                 plot::log_axis(b_lo / 1.3, b_hi * 1.3, ticks, vec![]),
-                plot::log_axis(y_lo, y_hi, major, minor),
+                plot::log_axis_ticked(y_lo, y_hi),
             )?;
             plot::draw_axes(
                 &mut chart,
@@ -721,11 +720,9 @@ impl Figure for VarChart {
         let plot_area = plot::legend_below(&area, th, &entries, 1, 12.0)?;
         let (e_lo, e_hi) = plot::log_range(pts.iter().map(|r| r.eps), 1.15);
         let (b_lo, b_hi) = plot::log_range(pts.iter().flat_map(|r| [r.v.0, r.v.1, r.v.2]), 1.3);
-        let (emaj, emin) = plot::log_ticks(e_lo, e_hi);
-        let (bmaj, bmin) = plot::log_ticks(b_lo, b_hi);
         let mut chart = plot::chart_builder(&plot_area, th).build_cartesian_2d(
-            plot::log_axis(e_lo, e_hi, emaj, emin),
-            plot::log_axis(b_lo, b_hi, bmaj, bmin),
+            plot::log_axis_ticked(e_lo, e_hi),
+            plot::log_axis_ticked(b_lo, b_hi),
         )?;
         plot::draw_axes(
             &mut chart,

@@ -237,9 +237,8 @@ impl Figure for Chart {
             };
             let area = plot::panel_title(panel, th, &title)?;
             let (x_lo, x_hi) = plot::log_range(self.points.iter().map(x_of), 1.25);
-            let (major, minor) = plot::log_ticks(x_lo, x_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
-                plot::log_axis(x_lo, x_hi, major, minor),
+                plot::log_axis_ticked(x_lo, x_hi),
                 plot::lin_axis(-0.03, 1.03),
             )?;
             plot::draw_axes(

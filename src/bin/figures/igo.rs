@@ -250,9 +250,8 @@ impl Figure for Chart {
             let mine: Vec<&Series> = self.series.iter().filter(|s| &s.panel == panel).collect();
             let (b_lo, b_hi) =
                 plot::log_range(mine.iter().flat_map(|s| s.pts.iter().map(|p| p.0)), 1.25);
-            let (major, minor) = plot::log_ticks(b_lo, b_hi);
             let mut chart = plot::chart_builder(&area, th).build_cartesian_2d(
-                plot::log_axis(b_lo, b_hi, major, minor),
+                plot::log_axis_ticked(b_lo, b_hi),
                 plot::lin_axis(-0.03, 1.03),
             )?;
             plot::draw_axes(
