@@ -708,6 +708,35 @@ pub struct Axes<'a> {
     pub y_labels: usize,
 }
 
+fn tick_label(v: &f64) -> String {
+    fmt_tick(*v)
+}
+
+fn pow2_label(v: &f64) -> String {
+    fmt_pow2(*v)
+}
+
+impl<'a> Axes<'a> {
+    /// Both axes labelled by [`fmt_tick`], up to 6 labels on a linear y axis.
+    pub fn new(x_desc: &'a str, y_desc: &'a str) -> Self {
+        Self {
+            x_desc,
+            y_desc,
+            x_fmt: &tick_label,
+            y_fmt: &tick_label,
+            y_labels: 6,
+        }
+    }
+
+    /// x: batch size b, labelled as powers of two ([`fmt_pow2`]); y as in [`Axes::new`].
+    pub fn batch(y_desc: &'a str) -> Self {
+        Self {
+            x_fmt: &pow2_label,
+            ..Self::new("batch size b", y_desc)
+        }
+    }
+}
+
 /// Logical sizes of the label areas [`chart_builder`] reserves: (x axis, y axis).
 pub const LABEL_AREAS: (f64, f64) = (68.0, 92.0);
 

@@ -301,17 +301,11 @@ impl Figure for Chart {
             plot::draw_axes(
                 &mut chart,
                 th,
-                &plot::Axes {
-                    x_desc: "batch size b",
-                    y_desc: if ci == 0 {
-                        "√ of the part of E‖ω‖²"
-                    } else {
-                        ""
-                    },
-                    x_fmt: &|v| plot::fmt_pow2(*v),
-                    y_fmt: &|v| plot::fmt_tick(*v),
-                    y_labels: 6,
-                },
+                &plot::Axes::batch(if ci == 0 {
+                    "√ of the part of E‖ω‖²"
+                } else {
+                    ""
+                }),
             )?;
             for s in &mine {
                 let st = plot::optimizer_style(s.kind);
@@ -435,13 +429,7 @@ impl Figure for Chart {
             plot::draw_axes(
                 &mut chart,
                 th,
-                &plot::Axes {
-                    x_desc: "batch size b",
-                    y_desc: if ci == 0 { "‖ω‖ level" } else { "" },
-                    x_fmt: &|v| plot::fmt_pow2(*v),
-                    y_fmt: &|v| plot::fmt_tick(*v),
-                    y_labels: 6,
-                },
+                &plot::Axes::batch(if ci == 0 { "‖ω‖ level" } else { "" }),
             )?;
             for s in &mine {
                 let st = plot::optimizer_style(s.kind);

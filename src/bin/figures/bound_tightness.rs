@@ -425,13 +425,7 @@ impl Figure for Chart {
                 plot::draw_axes(
                     &mut chart,
                     th,
-                    &plot::Axes {
-                        x_desc: "batch size b",
-                        y_desc: if c == 0 { "√E‖ω‖² / ψ" } else { "" },
-                        x_fmt: &|v| plot::fmt_pow2(*v),
-                        y_fmt: &|v| plot::fmt_tick(*v),
-                        y_labels: 6,
-                    },
+                    &plot::Axes::batch(if c == 0 { "√E‖ω‖² / ψ" } else { "" }),
                 )?;
                 plot::draw_hline(&mut chart, th, 1.0, BLACK, Dash::Dotted)?;
                 for s in self.series.iter().filter(|s| keep(s)) {

@@ -727,13 +727,7 @@ impl Figure for VarChart {
         plot::draw_axes(
             &mut chart,
             th,
-            &plot::Axes {
-                x_desc: "stopping threshold ε",
-                y_desc: "b*",
-                x_fmt: &|v| plot::fmt_tick(*v),
-                y_fmt: &|v| plot::fmt_tick(*v),
-                y_labels: 6,
-            },
+            &plot::Axes::new("stopping threshold ε", "b*"),
         )?;
         for case in &cases {
             let mine: Vec<&&VarRow> = pts.iter().filter(|r| &r.case == *case).collect();

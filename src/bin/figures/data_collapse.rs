@@ -244,17 +244,14 @@ impl Figure for Chart {
             plot::draw_axes(
                 &mut chart,
                 th,
-                &plot::Axes {
-                    x_desc: if by_delta {
+                &plot::Axes::new(
+                    if by_delta {
                         "predicted δ"
                     } else {
                         "Langevin temperature θ"
                     },
-                    y_desc: if by_delta { "escape fraction" } else { "" },
-                    x_fmt: &|v| plot::fmt_tick(*v),
-                    y_fmt: &|v| plot::fmt_tick(*v),
-                    y_labels: 6,
-                },
+                    if by_delta { "escape fraction" } else { "" },
+                ),
             )?;
             // Equal-δ pairs: a grey segment each, names beside the upper end (merged where
             // several pairs share it).

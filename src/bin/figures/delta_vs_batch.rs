@@ -171,11 +171,8 @@ impl Figure for Chart {
             &mut chart,
             th,
             &plot::Axes {
-                x_desc: "batch size b",
-                y_desc: "δ = ηψ",
-                x_fmt: &|v| plot::fmt_pow2(*v),
-                y_fmt: &|v| plot::fmt_tick(*v),
                 y_labels: 10,
+                ..plot::Axes::batch("δ = ηψ")
             },
         )?;
         // The derived curves first, so the paper's are drawn on top of them.

@@ -626,11 +626,8 @@ impl Figure for SpecChart {
                 &mut chart,
                 th,
                 &plot::Axes {
-                    x_desc: "rank k",
-                    y_desc: if li == 0 { "λₖ / tr Σ" } else { "" },
-                    x_fmt: &|v| plot::fmt_tick(*v),
-                    y_fmt: &|v| plot::fmt_tick(*v),
                     y_labels: 8,
+                    ..plot::Axes::new("rank k", if li == 0 { "λₖ / tr Σ" } else { "" })
                 },
             )?;
             let iso = 1.0 / d;

@@ -338,11 +338,8 @@ impl Figure for Chart {
             &mut chart,
             th,
             &plot::Axes {
-                x_desc: "batch size b",
-                y_desc: "√E‖ω‖²",
-                x_fmt: &|v| plot::fmt_tick(*v),
-                y_fmt: &|v| plot::fmt_tick(*v),
                 y_labels: 10,
+                ..plot::Axes::new("batch size b", "√E‖ω‖²")
             },
         )?;
         for s in &self.series {
@@ -411,11 +408,8 @@ impl Figure for Chart {
             &mut share,
             th,
             &plot::Axes {
-                x_desc: "batch size b",
-                y_desc: "bias share",
-                x_fmt: &|v| plot::fmt_tick(*v),
-                y_fmt: &|v| plot::fmt_tick(*v),
                 y_labels: 4,
+                ..plot::Axes::new("batch size b", "bias share")
             },
         )?;
         for s in &self.series {
