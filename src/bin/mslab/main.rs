@@ -18,6 +18,7 @@ use momentum_smoothing::{stationary, theory, Error};
 mod critical;
 mod igo;
 mod sweep;
+mod analyze;
 #[cfg(feature = "torch")]
 mod train;
 
@@ -86,6 +87,8 @@ claims table and the figures (minutes)."
     /// Train a real network with libtorch and measure ω on it (feature `torch`).
     #[cfg(feature = "torch")]
     Train(train::TrainArgs),
+    /// Analyse a folder of `mslab train` runs: accuracy vs δ (C11), C², ω normality, E‖ω‖.
+    Analyze(analyze::AnalyzeArgs),
     /// List landscape files with their kind, dimension, noise law and C².
     Landscapes {
         /// Folder of landscape files.
@@ -279,6 +282,7 @@ fn main() -> ExitCode {
         Cmd::Critical(a) => critical::run(a),
         Cmd::Igo(a) => igo::run(a),
         Cmd::Sweep(a) => sweep::run(a),
+        Cmd::Analyze(a) => analyze::run(a),
         #[cfg(feature = "torch")]
         Cmd::Train(a) => train::run(a),
     };
