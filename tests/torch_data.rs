@@ -143,9 +143,7 @@ fn idx_split_mismatch_and_bad_labels() {
 fn cifar_records(n: usize, label_bytes: usize, label: impl Fn(usize) -> u8) -> Vec<u8> {
     let mut v = Vec::new();
     for r in 0..n {
-        for _ in 0..label_bytes - 1 {
-            v.push(99); // coarse label, ignored
-        }
+        v.extend(std::iter::repeat_n(99u8, label_bytes - 1)); // coarse label, ignored
         v.push(label(r));
         v.extend((0..3072).map(|k| ((r + k) % 256) as u8));
     }

@@ -4,6 +4,7 @@
 //! the simulator's `optimizer::Optimizer` on the same gradient sequence.
 
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
+use momentum_smoothing::torch::models::seeded;
 use momentum_smoothing::torch::optim::{flatten, TensorOptimizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,12 +24,10 @@ fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 /// Two var stores holding identical f64 parameters of the same small network, and the nets.
-fn twin_nets(seed: i64) -> (nn::VarStore, impl Module, nn::VarStore, impl Module) {
-    tch::manual_seed(seed);
+fn twin_nets(seed: u64) -> (nn::VarStore, impl Module, nn::VarStore, impl Module) {
     let mut a = nn::VarStore::new(Device::Cpu);
     let mut b = nn::VarStore::new(Device::Cpu);
-    let net_a = net(&a.root());
-    let net_b = net(&b.root());
+    let (net_a, net_b) = seeded(seed, || (net(&a.root()), net(&b.root())));
     a.double();
     b.double();
     b.copy(&a).unwrap();

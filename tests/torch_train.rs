@@ -10,7 +10,7 @@ use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::torch::data::DatasetKind;
 use momentum_smoothing::torch::device::DeviceSpec;
 use momentum_smoothing::torch::instruments::MeasureConfig;
-use momentum_smoothing::torch::models::{build, ModelKind, Norm};
+use momentum_smoothing::torch::models::{build, seeded, ModelKind, Norm};
 use momentum_smoothing::torch::train::{run, TrainConfig};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
@@ -243,10 +243,12 @@ fn instruments_decompose_omega_exactly() {
 }
 
 fn n_params(model: ModelKind, norm: Norm, input: (i64, i64, i64), classes: i64) -> (i64, Vec<i64>) {
-    tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = build(&vs.root(), model, norm, input, classes);
-    let x = Tensor::randn([2, input.0, input.1, input.2], (Kind::Float, Device::Cpu));
+    let (net, x) = seeded(0, || {
+        let net = build(&vs.root(), model, norm, input, classes);
+        let x = Tensor::randn([2, input.0, input.1, input.2], (Kind::Float, Device::Cpu));
+        (net, x)
+    });
     let y = net.forward_t(&x, true);
     let n = vs
         .trainable_variables()

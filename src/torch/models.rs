@@ -173,8 +173,21 @@ impl ModuleT for BasicBlock {
     }
 }
 
+/// libtorch's default generator is process-wide: two threads that seed it and draw from it at
+/// the same time interleave their draws. Every seeded initialisation in this crate runs under
+/// this lock ([`seeded`]).
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Run `f` with libtorch's generator seeded with `seed`, holding a process-wide lock so that
+/// concurrent runs in one process (tests, `--jobs`) get the same initialisation as serial ones.
+pub fn seeded<T>(seed: u64, f: impl FnOnce() -> T) -> T {
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    tch::manual_seed(seed as i64);
+    f()
+}
+
 /// Build a network in `vs` for inputs `(c, h, w)` and `classes` outputs. Parameters are drawn
-/// from libtorch's generator: call `tch::manual_seed` first for a seeded initialisation.
+/// from libtorch's generator: call it inside [`seeded`] for a seeded initialisation.
 pub fn build(
     vs: &nn::Path,
     kind: ModelKind,

@@ -30,7 +30,7 @@ use super::device::{DeviceInfo, DeviceSpec};
 use super::instruments::{
     measure, nan_if_null, MeasureConfig, Measurement, Projections, StepState,
 };
-use super::models::{build, ModelKind, Norm};
+use super::models::{build, seeded, ModelKind, Norm};
 use super::optim::{flatten, TensorOptimizer};
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
@@ -470,9 +470,10 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
     }
     std::fs::create_dir_all(&cfg.out).map_err(|e| write_err(&cfg.out, e))?;
 
-    tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = build(&vs.root(), cfg.model, cfg.norm, data.shape, data.classes);
+    let model = seeded(cfg.seed, || {
+        build(&vs.root(), cfg.model, cfg.norm, data.shape, data.classes)
+    });
     let (params, buffers) = split_vars(&vs);
     let buffer_tensors: Vec<Tensor> = buffers.iter().map(|(_, t)| t.shallow_clone()).collect();
     let n_params: i64 = params.iter().map(|p| p.numel() as i64).sum();
