@@ -5,6 +5,9 @@
 //! crate measures ω on landscapes whose truth is known exactly and sets the measurement beside
 //! the predicted ψ and δ. See `ARCHITECTURE.md` for where each object of the theory lives.
 
+// No unwrap/expect on paths that user input reaches (tests may use them).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod config;
 pub mod error;
 pub mod experiments;

@@ -10,6 +10,9 @@
 //!
 //! `--plot-only` redraws from the CSVs without rerunning.
 
+// No unwrap/expect on paths that user input reaches (tests may use them).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;

@@ -1,6 +1,9 @@
 //! `mslab`: the momentum-smoothing lab. Predict the search-direction noise ψ and the degree of
 //! smoothing δ = ηψ, simulate optimizers on known landscapes and measure them.
 
+// No unwrap/expect on paths that user input reaches (tests may use them).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
