@@ -74,8 +74,10 @@ case "$mode" in
     sweep=$1; jobs=${2:-8}; devs=${3:-cuda:0}
     r=/tmp/runs; mkdir -p $r
     set +e
-    "$CARRY/mslab" sweep "$sweep" --out $r --jobs "$jobs" --devices "$devs" > $r/log-sweep.txt 2>&1
+    date -u +%s > $r/log-start.txt
+    timeout "${LIMIT:-540}" "$CARRY/mslab" sweep "$sweep" --out $r --jobs "$jobs" --devices "$devs" > $r/log-sweep.txt 2>&1
     echo "sweep exit $?" >> $r/log-sweep.txt
+    date -u +%s > $r/log-end.txt
     pack_results $r
     ;;
   main)
