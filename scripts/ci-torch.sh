@@ -21,6 +21,7 @@ for f in tests/torch_*.rs; do
   tests+=(--test "$t")
 done
 
-# One profile for everything (dev: dependencies at opt-level 2, see Cargo.toml), so the
-# dependencies and libtorch's C++ wrapper compile once; the tests build the mslab binary too.
-cargo test --profile dev --features torch "${tests[@]}" -- --test-threads=2
+# The test profile, like `cargo test`: with CARGO_TARGET_DIR=target (what .ci/run passes) the
+# dependencies the default build already compiled are reused; libtorch's C++ wrapper compiles
+# once; the tests build the mslab binary too.
+cargo test --features torch "${tests[@]}" -- --test-threads=2
