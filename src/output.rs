@@ -23,6 +23,11 @@ pub struct Provenance {
     pub git_commit: String,
     /// Whether the source tree had uncommitted changes (None when unknown).
     pub git_dirty: Option<bool>,
+    /// The commit the binary was built from (recorded at compile time by `build.rs`; differs
+    /// from `git_commit` when a binary is copied to another machine, e.g. a GPU host).
+    pub build_commit: String,
+    /// Whether the tree had uncommitted changes when the binary was built (None when unknown).
+    pub build_dirty: Option<bool>,
     /// libtorch version, where linked (the `torch` feature).
     pub libtorch: Option<String>,
     /// Device the computation ran on.
@@ -58,6 +63,12 @@ impl Provenance {
             crate_version: format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
             git_commit: commit,
             git_dirty: dirty,
+            build_commit: env!("MSLAB_BUILD_COMMIT").to_string(),
+            build_dirty: match env!("MSLAB_BUILD_DIRTY") {
+                "false" => Some(false),
+                "true" => Some(true),
+                _ => None,
+            },
             libtorch: None,
             device: cpu_name(),
             threads: rayon::current_num_threads(),
