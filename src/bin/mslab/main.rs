@@ -18,10 +18,10 @@ use momentum_smoothing::runner::{self, Problem, RunConfig, INSTRUMENTS};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error};
 
+mod analyze;
 mod critical;
 mod igo;
 mod sweep;
-mod analyze;
 #[cfg(feature = "torch")]
 mod train;
 
