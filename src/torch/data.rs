@@ -208,7 +208,16 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let n: usize = dims.iter().product();
+    // Checked: four 32-bit dimensions can overflow usize; such a header cannot match the file.
+    let n = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            file_err(
+                path,
+                format!("idx dimensions: {dims:?} overflow (product beyond 2^64 bytes)"),
+            )
+        })?;
     let have = bytes.len() - header;
     if have != n {
         return Err(file_err(
