@@ -87,6 +87,7 @@ fn config(
             micro_size: 16,
             projections: 3,
             proj_dim: 256,
+            noise: true,
         },
         augment: false,
         limit_train: 0,

@@ -54,6 +54,19 @@ pub struct MeasureConfig {
     pub projections: usize,
     /// Non-zero coordinates of each projection direction.
     pub proj_dim: usize,
+    /// Run the micro-batch group (C², B_simple, projection normality, predicted δ). `false`
+    /// (`mslab train --instruments gradient`) keeps only the full-gradient group (K, ω, angle,
+    /// bias and random parts, ω moments, δ_emp); the other columns are then NaN.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub noise: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for MeasureConfig {
@@ -65,6 +78,7 @@ impl Default for MeasureConfig {
             micro_size: 32,
             projections: 8,
             proj_dim: 4096,
+            noise: true,
         }
     }
 }
@@ -74,6 +88,9 @@ impl MeasureConfig {
     pub fn validate(&self, n: usize) -> Result<()> {
         if self.chunk == 0 {
             return Err(Error::invalid("measure.chunk", 0, "an integer ≥ 1"));
+        }
+        if !self.noise {
+            return Ok(());
         }
         if self.micro_batches < 2 {
             return Err(Error::invalid(
@@ -346,7 +363,8 @@ pub fn measure(
     let mut sq_dev = 0.0;
     let mut sq_norm = 0.0;
     let mut projs: Vec<Vec<f64>> = Vec::with_capacity(cfg.micro_batches);
-    for _ in 0..cfg.micro_batches {
+    let micro = if cfg.noise { cfg.micro_batches } else { 0 };
+    for _ in 0..micro {
         let ix: Vec<i64> = sample(&mut rng, n, bm)
             .into_iter()
             .map(|i| i as i64)
@@ -361,7 +379,8 @@ pub fn measure(
         sq_norm += norm(&gj).powi(2);
         projs.push(proj.project(&dev));
     }
-    let mb = cfg.micro_batches as f64;
+    // Without the micro-batch group mb = 0 and every statistic below is NaN.
+    let mb = micro as f64;
     let (bmf, nf) = (bm as f64, n as f64);
     let c2 = bmf * (sq_dev / mb) * (nf - 1.0) / (nf - bmf).max(1.0);
     let small = sq_norm / mb;

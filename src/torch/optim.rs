@@ -103,6 +103,43 @@ impl TensorOptimizer {
         self.direction(grads);
         self.apply(params);
     }
+
+    /// The same update as [`Self::step`], bit for bit, with fewer kernels: d_t is not stored
+    /// (for SGD, SHB and NSHB it is g_t or m_t itself, so the copy into the d buffer is skipped;
+    /// for QHM and Nesterov the expression is consumed directly). Afterwards
+    /// [`Self::search_direction`] is stale until the next [`Self::direction`]; the training
+    /// loop uses this on steps it does not measure.
+    pub fn update(&mut self, params: &[Tensor], grads: &[Tensor]) {
+        let (b, nu, lr) = (self.opt.beta, self.opt.nu, self.opt.lr);
+        tch::no_grad(|| {
+            for ((m, p), g) in self.m.iter_mut().zip(params).zip(grads) {
+                let mut p = p.shallow_clone();
+                match self.opt.kind {
+                    OptimizerKind::Sgd => {
+                        let _ = p.g_sub_(&(g * lr));
+                    }
+                    OptimizerKind::Shb => {
+                        let _ = m.g_mul_scalar_(b).g_add_(g);
+                        let _ = p.g_sub_(&(&*m * lr));
+                    }
+                    OptimizerKind::Nshb => {
+                        let _ = m.g_mul_scalar_(b).g_add_(&(g * (1.0 - b)));
+                        let _ = p.g_sub_(&(&*m * lr));
+                    }
+                    OptimizerKind::Qhm => {
+                        let _ = m.g_mul_scalar_(b).g_add_(&(g * (1.0 - b)));
+                        let d = g * (1.0 - nu) + &*m * nu;
+                        let _ = p.g_sub_(&(d * lr));
+                    }
+                    OptimizerKind::Nesterov => {
+                        let _ = m.g_mul_scalar_(b).g_add_(g);
+                        let d = g + &*m * b;
+                        let _ = p.g_sub_(&(d * lr));
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// Concatenate tensors into one flat vector (same order), detached.

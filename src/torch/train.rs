@@ -79,7 +79,12 @@ pub struct TrainConfig {
 /// measurement costs about `subset + micro_batches·micro_size` example gradients, a step `batch`,
 /// so k = ⌈25 (subset + M b_μ) / b⌉.
 pub fn auto_measure_every(m: &MeasureConfig, n_train: usize, batch: usize) -> usize {
-    let cost = m.subset_size(n_train) + m.micro_batches * m.micro_size;
+    let micro = if m.noise {
+        m.micro_batches * m.micro_size
+    } else {
+        0
+    };
+    let cost = m.subset_size(n_train) + micro;
     (25 * cost).div_ceil(batch.max(1)).max(1)
 }
 
@@ -538,7 +543,15 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         sync(device);
         let mut t_train = Instant::now();
         let mut epoch_train = 0.0;
-        for idx in &batches {
+        // All of the epoch's batch indices go to the device in one copy: a blocking
+        // host-to-device copy per step would wait for the previous step's kernels and leave
+        // the GPU idle while the next step is launched.
+        let n_batches = batches.len() as i64;
+        let flat: Vec<i64> = batches.concat();
+        let all_ix = Tensor::from_slice(&flat)
+            .to_device(device)
+            .view([n_batches, cfg.batch as i64]);
+        for (bi, idx) in batches.iter().enumerate() {
             if warm_left > 0 {
                 warm_left -= 1;
                 if warm_left == 0 {
@@ -554,7 +567,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
                 break;
             }
             let step = meta.step;
-            let ix = Tensor::from_slice(idx).to_device(device);
+            let ix = all_ix.get(bi as i64);
             let mut x = data.train_x.index_select(0, &ix);
             if cfg.augment {
                 x = augment(&x, cfg.seed, step);
@@ -602,7 +615,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
                 t_train = Instant::now();
                 opt.apply(&params);
             } else {
-                opt.step(&params, &grads);
+                opt.update(&params, &grads);
             }
             meta.step += 1;
             pb.inc(1);

@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// Examples per micro-batch.
     #[arg(long, default_value_t = 32)]
     micro_size: usize,
+    /// Instrument groups: all (full gradient + micro-batch noise: C², B_simple, normality,
+    /// predicted δ) or gradient (full gradient only: K, ω, angle, bias/random parts, δ_emp).
+    #[arg(long, default_value = "all")]
+    instruments: String,
     /// Examples per forward pass in measurement and test passes.
     #[arg(long, default_value_t = 1000)]
     eval_chunk: usize,
@@ -105,7 +109,17 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
     } else {
         a.beta
     };
+    let noise = match a.instruments.as_str() {
+        "all" => true,
+        "gradient" => false,
+        other => {
+            return Err(
+                momentum_smoothing::Error::invalid("instruments", other, "all or gradient").into(),
+            )
+        }
+    };
     let measure = MeasureConfig {
+        noise,
         subset: a.measure_subset,
         chunk: a.eval_chunk,
         micro_batches: a.micro_batches,
