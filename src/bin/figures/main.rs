@@ -32,6 +32,7 @@ use momentum_smoothing::runner::{self, RunConfig};
 use momentum_smoothing::stats::Estimate;
 use momentum_smoothing::{stationary, theory, Error, Result};
 
+mod accuracy_vs_delta;
 mod bias_vs_noise;
 mod bound_tightness;
 mod critical;
@@ -42,6 +43,7 @@ mod igo;
 mod omega_distribution;
 mod omega_vs_batch;
 mod smoothed_landscapes;
+mod training_curves;
 
 const ABOUT: &str = "Regenerate the figures of the momentum-smoothing toolkit.
 
@@ -75,7 +77,7 @@ struct Cli {
     /// Skip the run step: redraw from the CSVs already in OUT/data.
     #[arg(long)]
     plot_only: bool,
-    /// Folder of the result files other experiments write for the figures (critical/, igo/).
+    /// Folder of the result files other experiments write for the figures (critical/, igo/, gpu/).
     #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/figures/data"))]
     external: PathBuf,
     /// Folder of landscape files.
@@ -89,7 +91,7 @@ struct Ctx {
     data: PathBuf,
     quick: bool,
     landscapes: PathBuf,
-    /// Where the critical-batch and IGO experiments leave their figure data.
+    /// Where the critical-batch, IGO and GPU experiments leave their figure data.
     external: PathBuf,
     bar: ProgressBar,
 }
@@ -233,6 +235,22 @@ const FIGURES: &[FigureDef] = &[
                       figures/data/igo/ (C12)",
         run: igo::run,
         plot: igo::plot,
+    },
+    FigureDef {
+        name: "accuracy-vs-delta",
+        description: "final test accuracy vs δ_pred and δ_emp on ResNet-18/Fashion-MNIST, BatchNorm \
+                      and GroupNorm, seeds and cell means per optimizer and b, Spearman ρ with its \
+                      bootstrap CI, from figures/data/gpu/analysis/ (C11; paper Fig. 1 right)",
+        run: accuracy_vs_delta::run,
+        plot: accuracy_vs_delta::plot,
+    },
+    FigureDef {
+        name: "training-curves",
+        description: "train loss, test loss and test accuracy per epoch for every optimizer and b of \
+                      the ResNet-18/Fashion-MNIST runs (BatchNorm, GroupNorm), mean and band over \
+                      the 2 seeds, from figures/data/gpu/runs/*/epochs.csv (real networks)",
+        run: training_curves::run,
+        plot: training_curves::plot,
     },
 ];
 
