@@ -169,3 +169,52 @@ fn each_rule_matches_the_simulator() {
         }
     }
 }
+
+/// `update` (the training loop's unmeasured step) moves parameters and momentum exactly as
+/// `step`, bit for bit, for all five rules, f32 and f64, interleaved with `step` calls (as in a
+/// measured run) so the momentum buffers carry over between the two paths.
+#[test]
+fn update_is_bit_identical_to_step() {
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Shb,
+        OptimizerKind::Nshb,
+        OptimizerKind::Qhm,
+        OptimizerKind::Nesterov,
+    ] {
+        for fkind in [Kind::Float, Kind::Double] {
+            let opt = Optimizer::new(kind, 0.07, 0.85, 0.6).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(21);
+            let init: Vec<Tensor> = [vec![7i64, 5], vec![13]]
+                .iter()
+                .map(|s| randn(&mut rng, s).to_kind(fkind))
+                .collect();
+            let pa: Vec<Tensor> = init.iter().map(Tensor::copy).collect();
+            let pb: Vec<Tensor> = init.iter().map(Tensor::copy).collect();
+            let mut oa = TensorOptimizer::new(opt, &pa);
+            let mut ob = TensorOptimizer::new(opt, &pb);
+            for t in 0..40 {
+                let g: Vec<Tensor> = init
+                    .iter()
+                    .map(|p| randn(&mut rng, &p.size()).to_kind(fkind))
+                    .collect();
+                oa.step(&pa, &g);
+                if t % 7 == 0 {
+                    ob.step(&pb, &g);
+                } else {
+                    ob.update(&pb, &g);
+                }
+                for (x, y) in pa
+                    .iter()
+                    .zip(&pb)
+                    .chain(oa.momentum().iter().zip(ob.momentum()))
+                {
+                    assert!(
+                        x.equal(y),
+                        "{kind} {fkind:?} step {t}: update differs from step"
+                    );
+                }
+            }
+        }
+    }
+}
