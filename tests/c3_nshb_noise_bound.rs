@@ -195,12 +195,7 @@ proptest! {
         sigma in 0.0f64..2.0,
         frac in 0.02f64..0.25,
     ) {
-        let (land, l, init) = common::property_landscape(which, d);
-        let problem = Problem {
-            landscape: land,
-            noise: NoiseLaw::Gaussian { sigma },
-            init: InitBox { low: init.0, high: init.1 },
-        };
+        let (problem, l) = common::property_problem(which, d, sigma);
         let lr = (frac * 2.0 * (1.0 + beta) / ((1.0 - beta) * l)).min(2.0 / l);
         let opt = Optimizer::new(OptimizerKind::Nshb, lr, beta, 0.0).unwrap();
         let tr = bounds::measure_trajectory_with(&problem, opt, b, 400, 32).unwrap();

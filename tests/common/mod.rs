@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use momentum_smoothing::experiments::{bounds, ClaimReport, Scale, Verdict};
 use momentum_smoothing::landscape::{Landscape, MultiWell, Quadratic, Rastrigin};
+use momentum_smoothing::noise::NoiseLaw;
+use momentum_smoothing::runner::{InitBox, Problem};
 
 /// The landscapes of the bound property tests: (f, a curvature bound L on the domain, the
 /// initial box). `which`: 0 rotated quadratic, 1 multi-well, otherwise Rastrigin.
@@ -26,6 +28,29 @@ pub fn property_landscape(which: u8, d: usize) -> (Arc<dyn Landscape>, f64, (f64
             (-5.12, 5.12),
         ),
     }
+}
+
+/// A property landscape with isotropic Gaussian noise σ and x_0 drawn from its initial box,
+/// and its curvature bound L (see [`property_landscape`]).
+pub fn property_problem(which: u8, d: usize, sigma: f64) -> (Problem, f64) {
+    let (landscape, l, (low, high)) = property_landscape(which, d);
+    let problem = Problem {
+        landscape,
+        noise: NoiseLaw::Gaussian { sigma },
+        init: InitBox { low, high },
+    };
+    (problem, l)
+}
+
+/// Prints a claim report's verdict, evidence, counter-example and the time since `start`.
+pub fn print_report(r: &ClaimReport, start: std::time::Instant) {
+    println!(
+        "{:?}: {}\n{:?}\n{:.1}s",
+        r.verdict,
+        r.evidence,
+        r.counter_example,
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// Runs a claim experiment at full scale, prints its verdict and evidence with the time taken,
