@@ -5,7 +5,7 @@
 
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::torch::models::seeded;
-use momentum_smoothing::torch::optim::{flatten, TensorOptimizer};
+use momentum_smoothing::torch::optim::{flatten, flatten_parameters, TensorOptimizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Module, OptimizerConfig};
@@ -215,6 +215,68 @@ fn update_is_bit_identical_to_step() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// The training loop's path: parameters made views of one flat tensor
+/// (`flatten_parameters`), gradients concatenated, `update_flat` on unmeasured steps and
+/// `direction_flat` + `apply_flat` on measured ones. Same bits as the per-parameter `step`,
+/// with real autograd gradients flowing into the re-seated parameters.
+#[test]
+fn flat_path_is_bit_identical_to_per_parameter_path() {
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Shb,
+        OptimizerKind::Nshb,
+        OptimizerKind::Qhm,
+        OptimizerKind::Nesterov,
+    ] {
+        let opt = Optimizer::new(kind, 0.05, 0.9, 0.7).unwrap();
+        let (vs_a, net_a, vs_b, net_b) = twin_nets(5);
+        let pa = vs_a.trainable_variables();
+        let pb = vs_b.trainable_variables();
+        let before = flatten(&pb);
+        let x_flat = flatten_parameters(&pb);
+        assert!(x_flat.equal(&before), "{kind}: flattening changed values");
+        assert!(
+            pb.iter().all(|p| p.requires_grad()),
+            "{kind}: lost requires_grad"
+        );
+        let mut oa = TensorOptimizer::new(opt, &pa);
+        let mut ob = TensorOptimizer::new(opt, &pb);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        for step in 0..30 {
+            let x = randn(&mut rng, &[8, 6]);
+            let y = Tensor::from_slice(&(0..8).map(|i| (i % 3) as i64).collect::<Vec<_>>());
+            let la = net_a.forward(&x).cross_entropy_for_logits(&y);
+            let ga = Tensor::run_backward(&[&la], &pa, false, false);
+            oa.step(&pa, &ga);
+            let lb = net_b.forward(&x).cross_entropy_for_logits(&y);
+            let gb = Tensor::run_backward(&[&lb], &pb, false, false);
+            let g_flat = flatten(&gb);
+            if step % 5 == 0 {
+                ob.direction_flat(&g_flat);
+                assert!(
+                    ob.search_direction_flat()
+                        .equal(&flatten(oa.search_direction())),
+                    "{kind} step {step}: d_t differs"
+                );
+                ob.apply_flat(&x_flat);
+            } else {
+                ob.update_flat(&x_flat, &g_flat);
+            }
+            for (u, v) in pa.iter().zip(&pb) {
+                assert!(u.equal(v), "{kind} step {step}: parameters differ");
+            }
+            assert!(
+                flatten(oa.momentum()).equal(ob.momentum_flat()),
+                "{kind} step {step}: momentum differs"
+            );
+            assert!(
+                flatten(&pb).equal(&x_flat),
+                "{kind}: views detached from the flat tensor"
+            );
         }
     }
 }

@@ -31,7 +31,7 @@ use super::instruments::{
     measure, nan_if_null, MeasureConfig, Measurement, Projections, StepState,
 };
 use super::models::{build, seeded, ModelKind, Norm};
-use super::optim::{flatten, TensorOptimizer};
+use super::optim::{flatten, flatten_parameters, TensorOptimizer};
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
 use crate::output::{write_csv, write_json, Provenance};
@@ -271,6 +271,17 @@ fn evaluate(model: &dyn ModuleT, x: &Tensor, y: &Tensor, chunk: usize) -> (f64, 
     })
 }
 
+/// `Tensor::save_multi` to a temporary name in the same folder, then rename.
+fn save_named(path: &Path, named: &[(String, Tensor)]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    Tensor::save_multi(named, &tmp).map_err(|e| write_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| write_err(path, e))
+}
+
 fn save_checkpoint(
     out: &Path,
     vs: &nn::VarStore,
@@ -280,16 +291,15 @@ fn save_checkpoint(
     let mut named: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()
-        .map(|(k, v)| (format!("model.{k}"), v))
+        .map(|(k, v)| (format!("model.{k}"), v.copy()))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
+    // Copies: parameters and momentum buffers are views of flat tensors, and a saved view
+    // would drag its whole storage into the file.
     for (i, m) in opt.momentum().iter().enumerate() {
-        named.push((format!("opt.m.{i}"), m.shallow_clone()));
+        named.push((format!("opt.m.{i}"), m.copy()));
     }
-    let pt = out.join("checkpoint.pt");
-    let tmp = out.join(format!(".checkpoint.pt.tmp.{}", std::process::id()));
-    Tensor::save_multi(&named, &tmp).map_err(|e| write_err(&tmp, e))?;
-    std::fs::rename(&tmp, &pt).map_err(|e| write_err(&pt, e))?;
+    save_named(&out.join("checkpoint.pt"), &named)?;
     write_json(&out.join("checkpoint.json"), meta)
 }
 
@@ -482,6 +492,9 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
     let (params, buffers) = split_vars(&vs);
     let buffer_tensors: Vec<Tensor> = buffers.iter().map(|(_, t)| t.shallow_clone()).collect();
     let n_params: i64 = params.iter().map(|p| p.numel() as i64).sum();
+    // The parameters become views of one flat tensor, so an optimizer step is a few kernels
+    // over all of them (like PyTorch's multi-tensor SGD) instead of a few per tensor.
+    let x_flat = flatten_parameters(&params);
     let mut opt = TensorOptimizer::new(cfg.optimizer, &params);
 
     let identity = cfg.identity();
@@ -576,6 +589,7 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
             let logits = model.forward_t(&x, true);
             let loss = logits.cross_entropy_for_logits(&y);
             let grads = Tensor::run_backward(&[&loss], &params, false, false);
+            let g_flat = flatten(&grads);
             tch::no_grad(|| {
                 loss_sum += loss.detach().to_kind(Kind::Double);
                 correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64);
@@ -583,12 +597,12 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
             seen += idx.len() as u64;
             let measure_now = measure_every > 0 && step % measure_every as u64 == 0;
             if let (true, Some(proj)) = (measure_now, proj.as_ref()) {
-                let m_prev = flatten(opt.momentum());
-                opt.direction(&grads);
+                let m_prev = opt.momentum_flat().copy();
+                opt.direction_flat(&g_flat);
                 sync(device);
                 epoch_train += t_train.elapsed().as_secs_f64();
-                let g = flatten(&grads);
-                let d = flatten(opt.search_direction());
+                let g = g_flat.shallow_clone();
+                let d = opt.search_direction_flat().copy();
                 let st = StepState {
                     step,
                     epoch,
@@ -613,9 +627,9 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
                 pb.set_message(format!("K {:.3} |ω| {:.3}", row.k, row.omega_norm));
                 meta.series.push(row);
                 t_train = Instant::now();
-                opt.apply(&params);
+                opt.apply_flat(&x_flat);
             } else {
-                opt.update(&params, &grads);
+                opt.update_flat(&x_flat, &g_flat);
             }
             meta.step += 1;
             pb.inc(1);
@@ -673,8 +687,14 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
     };
     write_series(&cfg.out.join("series.csv"), &meta.series)?;
     write_epochs(&cfg.out.join("epochs.csv"), &meta.epochs)?;
-    let model_pt = cfg.out.join("model.pt");
-    vs.save(&model_pt).map_err(|e| write_err(&model_pt, e))?;
+    // VarStore format (what `vs.save` writes), from copies: the variables are views of one
+    // flat tensor. Written atomically like the checkpoint.
+    let named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.copy()))
+        .collect();
+    save_named(&cfg.out.join("model.pt"), &named)?;
     write_json(&cfg.out.join("summary.json"), &summary)?;
     Ok(TrainOutcome {
         summary,
