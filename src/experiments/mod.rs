@@ -9,6 +9,7 @@ pub mod critical;
 pub mod equivalence;
 pub mod gaussianity;
 pub mod igo;
+pub mod realcritical;
 pub mod realnet;
 pub mod smoothing;
 

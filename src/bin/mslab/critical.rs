@@ -1,6 +1,6 @@
 //! `mslab critical`: SFO sweep over batch sizes, critical batch size b*, C² estimates (issue 4).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -10,37 +10,58 @@ use momentum_smoothing::config::LandscapeFile;
 use momentum_smoothing::experiments::critical::{
     self, default_batches, ProbeConfig, StopRule, SweepConfig,
 };
+use momentum_smoothing::experiments::realcritical;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::output::{write_csv, write_json, Provenance};
 use momentum_smoothing::Error;
 
 /// Arguments of `mslab critical`.
 #[derive(Args)]
-#[command(after_help = "Example:
+#[command(after_help = "Examples:
   mslab critical --landscape landscapes/critical-quadratic-10d.toml --optimizer sgd --lr 0.1 \\
         --eps 0.25,0.5,0.7,1.0 --seeds 64 --rule running-mean --json
+  mslab critical --runs runs/gpu-critical --out figures/data/gpu/critical
+  mslab critical --dataset synthetic --model mlp --norm none --optimizer shb --lr 0.1 \\
+        --batches 16,32,64 --seeds 2 --eps 0.5,1.0 --epochs 5 --out runs/crit-cpu   # torch
 
-For each b, seed i runs from the same x_0 and stream i until every ε has fired or --max-steps
-(censored: counted, never dropped; a median that needs a censored run is +inf, JSON null).
-SFO N(b) = b·T(b) with T the median over seeds; b* = argmin, refined by a parabola in log b;
-95% intervals by bootstrap over seeds. C²: the paper's back-solve b*ε²/(η·factor) (`c2_estimate`),
-the exact C² of the law along probe trajectories at b* (`c2_true`), the direct estimate from
-independent per-sample gradients at frozen x_t (`c2_direct`), and McCandlish's B_simple from two
-batch sizes (`b_simple`, with its tr Σ estimate `c2_bsimple`).
-Top-level JSON keys are for the first --eps; `per_eps` has every ε; with two or more ε, `fit`
-is the exponent k of b* ∝ ε^k (the paper: −2).
+Synthetic (--landscape): for each b, seed i runs from the same x_0 and stream i until every ε
+has fired or --max-steps (censored: counted, never dropped; a median that needs a censored run
+is +inf, JSON null). SFO N(b) = b·T(b) with T the median over seeds; b* = argmin, refined by a
+parabola in log b; 95% intervals by bootstrap over seeds. C²: the paper's back-solve
+b*ε²/(η·factor) (`c2_estimate`), the exact C² of the law along probe trajectories at b*
+(`c2_true`), the direct estimate from independent per-sample gradients at frozen x_t
+(`c2_direct`), and McCandlish's B_simple from two batch sizes (`b_simple`, with its tr Σ
+estimate `c2_bsimple`). Top-level JSON keys are for the first --eps; `per_eps` has every ε;
+with two or more ε, `fit` is the exponent k of b* ∝ ε^k (the paper: −2).
 With --out DIR: DIR/summary.json (provenance + config + summary), DIR/sfo.csv, DIR/seeds.csv,
-DIR/probe.csv; written atomically, summary.json last.")]
+DIR/probe.csv; written atomically, summary.json last.
+
+Real networks (--runs DIR): reads every `mslab train --stop-eps …` run below DIR (the
+`critical` object of summary.json, and series.csv), groups runs by (dataset, model, norm,
+optimizer, η, β, training examples, rule, ε list), takes the seeds present at every batch size,
+and reports per ε the median SFO over seeds (censored = +inf), b* with a bootstrap interval
+(seeded by --seed, --bootstrap replicates), the back-solve b*ε²/(η·factor) against the direct
+C² of the instruments (median over each run, and the measurement nearest the hit, median over
+the seeds at b*'s grid batch) and B_simple. With --out DIR: critical.json, sfo.csv, c2.csv,
+runs.csv. --dataset … (mslab built with --features torch) first trains every (b, seed) in
+turn into OUT/runs/b<B>-seed<S> with both stop rules (resumable), then does the same.")]
 pub struct CriticalArgs {
-    /// Landscape file (TOML; see landscapes/).
+    /// Landscape file (TOML; see landscapes/): the synthetic sweep.
+    #[arg(long, required_unless_present_any = ["runs", "dataset"], conflicts_with_all = ["runs", "dataset"])]
+    landscape: Option<PathBuf>,
+    /// Folder of `mslab train --stop-eps …` runs to aggregate (real networks).
+    #[arg(long, conflicts_with = "dataset")]
+    runs: Option<PathBuf>,
+    /// Train real networks first (feature torch): mnist, fashion-mnist, cifar10, cifar100,
+    /// synthetic.
     #[arg(long)]
-    landscape: PathBuf,
+    dataset: Option<String>,
     /// Optimizer: sgd, shb, nshb (qhm, nesterov run but have no back-solve factor).
-    #[arg(long, value_parser = parse_kind)]
-    optimizer: OptimizerKind,
+    #[arg(long, value_parser = parse_kind, required_unless_present = "runs")]
+    optimizer: Option<OptimizerKind>,
     /// Learning rate η > 0.
-    #[arg(long, allow_negative_numbers = true)]
-    lr: f64,
+    #[arg(long, allow_negative_numbers = true, required_unless_present = "runs")]
+    lr: Option<f64>,
     /// Momentum factor β in [0, 1) (ignored by sgd).
     #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     beta: f64,
@@ -51,44 +72,84 @@ pub struct CriticalArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        required = true,
+        required_unless_present = "runs",
         allow_negative_numbers = true
     )]
     eps: Vec<f64>,
-    /// Batch sizes (comma-separated, increasing); default 1,2,4,…,4096.
+    /// Batch sizes (comma-separated, increasing); default 1,2,4,…,4096 (synthetic),
+    /// 16,32,…,1024 (--dataset).
     #[arg(long, value_delimiter = ',')]
     batches: Vec<usize>,
-    /// Seeds per batch size (>= 2).
-    #[arg(long, default_value_t = 64)]
-    seeds: usize,
-    /// Base seed (seed i uses ChaCha8 stream i of it).
+    /// Seeds per batch size (>= 2) [default: 64 synthetic, 2 with --dataset].
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Base seed (synthetic: seed i uses ChaCha8 stream i of it; --dataset: seeds s, s+1, …);
+    /// with --runs, the bootstrap's seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stopping rule: running-mean (authors': running mean of ‖g_t‖ since step 0) or
-    /// full-gradient (‖∇f(x_t)‖ every --check-every steps).
-    #[arg(long, default_value = "running-mean")]
-    rule: String,
-    /// Steps before the rule is first checked.
+    /// full-gradient (‖∇f(x_t)‖ every --check-every steps); with --dataset also both (the
+    /// default there) [default: running-mean].
+    #[arg(long)]
+    rule: Option<String>,
+    /// Steps before the rule is first checked (synthetic).
     #[arg(long, default_value_t = 100)]
     warmup: usize,
-    /// Check the full-gradient rule every k steps.
-    #[arg(long, default_value_t = 1)]
-    check_every: usize,
-    /// Censoring horizon: runs not stopped after this many steps are censored.
+    /// Check the full-gradient rule every k steps [default: 1 synthetic; with --dataset 0 =
+    /// once per epoch].
+    #[arg(long)]
+    check_every: Option<usize>,
+    /// Censoring horizon: runs not stopped after this many steps are censored (synthetic).
     #[arg(long, default_value_t = 100_000)]
     max_steps: usize,
     /// Bootstrap replicates for the intervals.
     #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
-    /// Skip the variance probe (c2_true, c2_direct, b_simple are then null).
+    /// Skip the variance probe (c2_true, c2_direct, b_simple are then null) (synthetic).
     #[arg(long)]
     no_probe: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-    /// Write summary.json, sfo.csv, seeds.csv, probe.csv into this folder.
+    /// Write the results into this folder (required with --dataset).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Options of --dataset (training real networks first).
+    #[command(flatten)]
+    real: Box<RealArgs>,
+}
+
+/// The --dataset options of `mslab critical`.
+#[derive(Args)]
+pub struct RealArgs {
+    /// --dataset: folder of the data files.
+    #[arg(long, default_value = ".")]
+    data: PathBuf,
+    /// --dataset: mlp, cnn or resnet18.
+    #[arg(long, default_value = "resnet18")]
+    model: String,
+    /// --dataset: batch, group or none.
+    #[arg(long, default_value = "batch")]
+    norm: String,
+    /// --dataset: epochs cap (runs that have not reached ε by then are censored).
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// --dataset: rules are checked from this epoch on (the authors: 10).
+    #[arg(long, default_value_t = 0)]
+    min_epochs: usize,
+    /// --dataset: use only the first n training examples (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit_train: usize,
+    /// --dataset: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// --dataset: measure every k steps (0: never; default as in mslab train).
+    #[arg(long)]
+    measure_every: Option<usize>,
+    /// --dataset: measurement subset (the first n training examples; 0: all); also the
+    /// full-gradient rule's subset.
+    #[arg(long, default_value_t = 4096)]
+    measure_subset: usize,
 }
 
 fn parse_kind(s: &str) -> Result<OptimizerKind, String> {
@@ -104,13 +165,27 @@ fn num(v: f64) -> Value {
 }
 
 pub fn run(a: CriticalArgs) -> Result<(), Failure> {
-    let file = LandscapeFile::read(&a.landscape)?;
-    let problem = file.build()?;
-    let optimizer = Optimizer::new(a.optimizer, a.lr, a.beta, a.nu)?;
-    let rule = StopRule::parse(&a.rule)?;
     if a.bootstrap < 100 {
         return Err(Error::invalid("bootstrap", a.bootstrap, "an integer >= 100").into());
     }
+    if let Some(runs) = a.runs.clone() {
+        return aggregate(&a, &runs);
+    }
+    if let Some(d) = a.dataset.clone() {
+        return train_then_aggregate(&a, &d);
+    }
+    let (Some(landscape), Some(kind), Some(lr)) = (a.landscape.clone(), a.optimizer, a.lr) else {
+        return Err(Error::invalid(
+            "landscape",
+            "(missing)",
+            "--landscape FILE --optimizer O --lr η, --runs DIR, or --dataset D",
+        )
+        .into());
+    };
+    let file = LandscapeFile::read(&landscape)?;
+    let problem = file.build()?;
+    let optimizer = Optimizer::new(kind, lr, a.beta, a.nu)?;
+    let rule = StopRule::parse(a.rule.as_deref().unwrap_or("running-mean"))?;
     let cfg = SweepConfig {
         optimizer,
         batches: if a.batches.is_empty() {
@@ -121,9 +196,9 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
         eps: a.eps.clone(),
         rule,
         warmup: a.warmup,
-        check_every: a.check_every,
+        check_every: a.check_every.unwrap_or(1),
         max_steps: a.max_steps,
-        seeds: a.seeds,
+        seeds: a.seeds.unwrap_or(64),
         seed: a.seed,
     };
     cfg.validate(&problem)?;
@@ -261,7 +336,7 @@ pub fn run(a: CriticalArgs) -> Result<(), Failure> {
             &json!({
                 "provenance": Provenance::collect(),
                 "config": {
-                    "landscape_file": a.landscape.display().to_string(),
+                    "landscape_file": landscape.display().to_string(),
                     "landscape": file,
                     "sweep": cfg,
                     "bootstrap": a.bootstrap,
@@ -352,4 +427,42 @@ fn print_table(s: &Value, batches: &[usize]) {
             f(&s["fit"]["exponent_ci95"][1])
         );
     }
+}
+
+/// `--runs DIR`: aggregate `mslab train --stop-eps` runs.
+fn aggregate(a: &CriticalArgs, root: &Path) -> Result<(), Failure> {
+    let runs = realcritical::collect_runs(root)?;
+    let groups = realcritical::analyze(&runs, a.bootstrap, a.seed);
+    if let Some(dir) = &a.out {
+        realcritical::write_outputs(
+            dir,
+            &runs,
+            &groups,
+            json!({
+                "runs": root.display().to_string(),
+                "bootstrap": a.bootstrap,
+                "bootstrap_seed": a.seed,
+                "n_runs": runs.len(),
+            }),
+        )?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "groups": groups })).unwrap_or_default()
+        );
+    } else {
+        print!("{}", realcritical::describe(&groups));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+fn train_then_aggregate(_a: &CriticalArgs, dataset: &str) -> Result<(), Failure> {
+    Err(Error::invalid(
+        "dataset",
+        dataset,
+        "--runs DIR (aggregate existing runs), or an mslab built with --features torch to train",
+    )
+    .into())
 }
