@@ -5,7 +5,7 @@
 #   copies a stripped mslab built with --features torch (default: the release build in
 #   $CARGO_TARGET_DIR) and the gzipped Fashion-MNIST into gpu-carry/ (ignored by git through
 #   .git/info/exclude; name it in the device call's `carry`), with the commit it was built at.
-# On the device:   scripts/gpu-campaign.sh calibrate | main | phase2 | sweep SWEEP.toml [JOBS] [DEVICES]
+# On the device:   scripts/gpu-campaign.sh calibrate | main | phase2 | extend SPEC... | sweep SWEEP.toml [JOBS] [DEVICES]
 #   sets LD_LIBRARY_PATH to PyTorch's lib folder, runs, and packs the small result files
 #   (summary.json, series.csv, epochs.csv, index.*; never checkpoints or model.pt) into
 #   $OUT/results.tar.gz, with $OUT/env.txt (nvidia-smi, torch version, commit).
@@ -120,6 +120,27 @@ case "$mode" in
     date -u +%s > $r/log-end.txt
     pack_results $r
     ;;
+  extend)
+    # Add runs (e.g. a further seed) to committed sweeps without rerunning finished ones: each
+    # spec "SWEEP DIR JOBS DEVICES" copies figures/data/gpu/runs/DIR (its complete runs are then
+    # skipped) and runs the sweeps at once, stopped after ${LIMIT:-400} s. Packs the new
+    # summary/series/epochs files and the indexes.
+    device_env
+    r=/tmp/runs; mkdir -p $r
+    lim=${LIMIT:-400}
+    date -u +%s > $r/log-start.txt
+    set +e
+    for s in "$@"; do
+      set -- $s
+      mkdir -p "$r/$2"
+      [ -d "figures/data/gpu/runs/$2" ] && cp -r "figures/data/gpu/runs/$2/." "$r/$2/"
+      timeout "$lim" "$CARRY/mslab" sweep "sweeps/$1.toml" --out "$r/$2" --jobs "$3" --devices "$4" \
+        > "$r/log-$2.txt" 2>&1 &
+    done
+    wait
+    date -u +%s > $r/log-end.txt
+    pack_results $r
+    ;;
   unpack)
     at=$1; dest=$2
     mkdir -p "$dest"
@@ -127,7 +148,7 @@ case "$mode" in
     cp "$at/env.txt" "$dest/env.txt"
     ;;
   *)
-    echo "usage: scripts/gpu-campaign.sh pack [BINARY] | calibrate | sweep SWEEP.toml [JOBS] [DEVICES] | unpack FILES_AT DEST" >&2
+    echo "usage: scripts/gpu-campaign.sh pack [BINARY] | calibrate | extend SPEC... | sweep SWEEP.toml [JOBS] [DEVICES] | unpack FILES_AT DEST" >&2
     exit 2
     ;;
 esac

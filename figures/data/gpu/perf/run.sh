@@ -8,12 +8,12 @@
 # Writes a few JSON-lines files to $OUT as it goes (what is there survives a timeout).
 set -uo pipefail
 cd "$(dirname "$0")/../../../.."
-M=target/gpu-carry/perf/mslab
+M=${MSLAB:-target/gpu-carry/perf/mslab}
 O=${OUT:-/tmp/perf-out}; mkdir -p "$O"
 TL=$(python3 -c 'import torch,os; print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH=$TL MSLAB_LIBTORCH_CUDA=$TL/libtorch_cuda.so
 R=/tmp/perf; rm -rf $R; mkdir -p $R
-{ echo "commit $(cat target/gpu-carry/perf/COMMIT 2>/dev/null)"; date -u +%FT%TZ
+{ echo "commit $(cat "$(dirname "$M")/COMMIT" 2>/dev/null)"; date -u +%FT%TZ
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
   nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv; nproc; } > $O/env.txt 2>&1
 NGPU=$(nvidia-smi -L | wc -l)
@@ -46,9 +46,9 @@ tch() { # tag batch steps device extra...
 py() { python3 benches/reference/torch_resnet18.py --batch "$@" --warmup 10 2>>$O/log.txt; }
 
 echo "== (a) throughput, alternated"
-for rep in 1 2 3; do
-  tch a-b128-r$rep 128 310 cuda:0 --measure-every 0; summ a-b128-r$rep $R/a-b128-r$rep >> $O/throughput.jsonl
-  py 128 --steps 300 | sed "s/^{/{\"tag\": \"a-b128-r$rep\", /" >> $O/throughput.jsonl
+for rep in 1 2 3 4; do
+  tch a-b128-r$rep 128 610 cuda:0 --measure-every 0; summ a-b128-r$rep $R/a-b128-r$rep >> $O/throughput.jsonl
+  py 128 --steps 600 | sed "s/^{/{\"tag\": \"a-b128-r$rep\", /" >> $O/throughput.jsonl
   tch a-b8-r$rep 8 410 cuda:0 --measure-every 0; summ a-b8-r$rep $R/a-b8-r$rep >> $O/throughput.jsonl
   py 8 --steps 400 | sed "s/^{/{\"tag\": \"a-b8-r$rep\", /" >> $O/throughput.jsonl
 done
@@ -84,4 +84,9 @@ if [ "$NGPU" -ge 2 ]; then
   group c-1x2 cuda:0 cuda:1
   group c-2x2 cuda:0 cuda:0 cuda:1 cuda:1
 fi
+if [ "$NGPU" -ge 4 ]; then
+  group c-1x4 cuda:0 cuda:1 cuda:2 cuda:3
+  group c-2x4 cuda:0 cuda:0 cuda:1 cuda:1 cuda:2 cuda:2 cuda:3 cuda:3
+fi
+group c-1x1-again cuda:0   # drift of the one-GPU baseline over the call
 cat $O/sweep.jsonl
