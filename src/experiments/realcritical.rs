@@ -77,7 +77,7 @@ pub struct CriticalRun {
     pub eps: Vec<f64>,
     /// Rules were checked from this epoch on.
     pub min_epochs: u64,
-    /// Full-gradient check interval in steps.
+    /// Full-gradient check interval in steps, as given (0: once per epoch).
     pub check_every: u64,
     /// Hits.
     pub hits: Vec<Hit>,
@@ -129,7 +129,7 @@ pub struct CriticalMeta {
     pub eps: Vec<f64>,
     /// First epoch checked.
     pub min_epochs: u64,
-    /// Full-gradient check interval.
+    /// Full-gradient check interval in steps, as given (0: once per epoch).
     pub check_every: u64,
     /// Hits.
     pub hits: Vec<Hit>,
@@ -314,7 +314,7 @@ pub struct GroupKey {
     pub eps: Vec<f64>,
     /// Rules checked from this epoch on.
     pub min_epochs: u64,
-    /// Full-gradient check interval.
+    /// Full-gradient check interval in steps, as given (0: once per epoch).
     pub check_every: u64,
 }
 
@@ -880,10 +880,10 @@ pub fn describe(groups: &[GroupResult]) -> String {
             k.n_train,
             k.rule,
             k.min_epochs,
-            if k.check_every > 0 {
-                format!(", every {} steps", k.check_every)
-            } else {
-                String::new()
+            match (k.rule.as_str(), k.check_every) {
+                ("full-gradient", 0) => ", once per epoch".to_string(),
+                ("full-gradient", c) => format!(", every {c} steps"),
+                _ => String::new(),
             },
             g.seeds.len(),
             g.batches.len(),

@@ -244,6 +244,29 @@ pub fn full_gradient(
     (acc, l)
 }
 
+/// K = ‖∇f(x)‖ over `x`, `y` (the measurement subset) in eval mode, with the non-trainable
+/// `buffers` (BatchNorm statistics) snapshotted and restored: the full-gradient stop rule of
+/// [`super::train`], which must leave the trajectory unchanged.
+pub fn full_gradient_norm(
+    model: &dyn ModuleT,
+    params: &[Tensor],
+    buffers: &[Tensor],
+    x: &Tensor,
+    y: &Tensor,
+    chunk: usize,
+) -> f64 {
+    let saved: Vec<Tensor> = buffers.iter().map(|b| b.detach().copy()).collect();
+    let (full, _) = full_gradient(model, params, x, y, chunk);
+    let k = norm(&flatten(&full));
+    tch::no_grad(|| {
+        for (b, s) in buffers.iter().zip(&saved) {
+            let mut b = b.shallow_clone();
+            b.copy_(s);
+        }
+    });
+    k
+}
+
 /// Standardised third and fourth moments (skewness, excess kurtosis) of a flat tensor.
 pub fn moments(v: &Tensor) -> (f64, f64) {
     let v = v.to_kind(Kind::Double);

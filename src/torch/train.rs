@@ -16,6 +16,21 @@
 //! - `checkpoint.pt` + `checkpoint.json`: parameters, BatchNorm buffers, momentum buffers and the
 //!   rows so far, written atomically at each epoch end.
 //! - `model.pt`: the final parameters (VarStore format).
+//! - with stop rules ([`StopConfig`], `--stop-eps`): a `critical` object in `summary.json`
+//!   ([`CriticalSummary`]), `gnorm.csv` (running-mean rule: step t, ‖g_t‖, running mean of
+//!   ‖g_0‖ … ‖g_t‖) and `fgnorm.csv` (full-gradient rule: step t, ‖∇f(x_t)‖ on the measurement
+//!   subset).
+//!
+//! **Stop rules** (critical batch size, theory.md §5). `running-mean` (the authors'): the mean
+//! since step 0 of the mini-batch gradient norms ‖g_s‖, s ≤ t, is ≤ ε; it fires at the first
+//! such t ≥ `min_epochs`·(steps per epoch) and T = t + 1 mini-batch gradients were used. ‖g_t‖
+//! is computed on the device every step into a per-epoch buffer (no host synchronisation per
+//! step), read back at the epoch's end, where the hits are found. `full-gradient`: ‖∇f(x_t)‖
+//! over the measurement subset, in eval mode with the BatchNorm buffers restored (the
+//! instruments' full gradient; at a measured step the measurement's K), checked at
+//! t ≡ 0 (mod `check_every`), t past the same warm-up; T = t. One trajectory serves every ε;
+//! training ends at the end of the epoch in which every rule has reached the smallest ε, or at
+//! `epochs` (the ε not reached are **censored**). Neither rule changes the trajectory (tested).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,11 +43,12 @@ use tch::{Device, Kind, Tensor};
 use super::data::{augment, epoch_batches, Dataset, DatasetKind};
 use super::device::{DeviceInfo, DeviceSpec};
 use super::instruments::{
-    measure, nan_if_null, MeasureConfig, Measurement, Projections, StepState,
+    full_gradient_norm, measure, nan_if_null, MeasureConfig, Measurement, Projections, StepState,
 };
 use super::models::{build, seeded, ModelKind, Norm};
 use super::optim::{flatten, flatten_parameters, TensorOptimizer};
 use crate::error::{Error, Result};
+use crate::experiments::critical::StopRule;
 use crate::optimizer::Optimizer;
 use crate::output::{write_csv, write_json, Provenance};
 
@@ -151,6 +167,302 @@ struct CheckpointMeta {
     train_seconds: f64,
     measure_seconds: f64,
     train_images: u64,
+    #[serde(default)]
+    stop_seconds: f64,
+    /// Stop-rule state (the norms themselves are `stop.*` tensors in checkpoint.pt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stop: Option<StopMeta>,
+}
+
+/// Stopping rules of a critical-batch study (`mslab train --stop-eps`; module docs).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StopConfig {
+    /// Thresholds ε > 0.
+    pub eps: Vec<f64>,
+    /// Rules, each checked at every ε.
+    pub rules: Vec<StopRule>,
+    /// Rules are checked from the first step of this epoch on (the authors: 10).
+    pub min_epochs: usize,
+    /// The full-gradient rule is checked every k steps (0: once per epoch, k = steps per epoch).
+    pub check_every: usize,
+}
+
+impl StopConfig {
+    /// Check the values; errors name the flag.
+    pub fn validate(&self) -> Result<()> {
+        if self.eps.is_empty() {
+            return Err(Error::invalid(
+                "stop-eps",
+                "(none)",
+                "one or more numbers > 0",
+            ));
+        }
+        if let Some(e) = self.eps.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
+            return Err(Error::invalid("stop-eps", e, "finite numbers > 0"));
+        }
+        if self.rules.is_empty() {
+            return Err(Error::invalid(
+                "stop-rule",
+                "(none)",
+                "running-mean, full-gradient or both",
+            ));
+        }
+        Ok(())
+    }
+
+    fn has(&self, r: StopRule) -> bool {
+        self.rules.contains(&r)
+    }
+}
+
+/// One (rule, ε) result of a run with stop rules (`summary.json` → `critical.hits`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StopHit {
+    /// `running-mean` or `full-gradient`.
+    pub rule: StopRule,
+    /// ε.
+    pub eps: f64,
+    /// T (module docs); `None` when censored.
+    pub step: Option<u64>,
+    /// Epoch (0-based) in which the rule fired.
+    pub epoch: Option<u64>,
+    /// SFO = b·T.
+    pub sfo: Option<u64>,
+    /// ε not reached before the run ended.
+    pub censored: bool,
+}
+
+/// `summary.json` → `critical`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CriticalSummary {
+    /// Rules checked.
+    pub rules: Vec<StopRule>,
+    /// Thresholds.
+    pub eps: Vec<f64>,
+    /// First epoch checked.
+    pub min_epochs: usize,
+    /// Full-gradient check interval as given (0: once per epoch).
+    pub check_every: usize,
+    /// The interval in steps (steps per epoch where `check_every` is 0).
+    pub check_every_steps: u64,
+    /// Every rule reached the smallest ε before `epochs` (training stopped there).
+    pub stopped_early: bool,
+    /// Per (rule, ε), rules in the order given, ε in the order given.
+    pub hits: Vec<StopHit>,
+}
+
+/// What the checkpoint keeps of the stop rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StopMeta {
+    /// The [`StopConfig`] as JSON (must match on resume).
+    config: serde_json::Value,
+    /// `hits[r][e]` = (T, epoch).
+    hits: Vec<Vec<Option<(u64, u64)>>>,
+    /// Steps of the full-gradient checks (norms: `stop.fg` in checkpoint.pt).
+    fg_steps: Vec<u64>,
+}
+
+/// The stop rules' running state.
+struct StopTracker {
+    cfg: StopConfig,
+    check_every: u64,
+    min_step: u64,
+    /// ‖g_t‖ for every step so far (running-mean rule).
+    gnorms: Vec<f32>,
+    /// Σ ‖g_s‖ in f64, in step order.
+    running_sum: f64,
+    /// (t, ‖∇f(x_t)‖) of every full-gradient check.
+    fg: Vec<(u64, f64)>,
+    hits: Vec<Vec<Option<(u64, u64)>>>,
+}
+
+impl StopTracker {
+    fn new(cfg: &StopConfig, steps_per_epoch: u64) -> Self {
+        let check_every = if cfg.check_every == 0 {
+            steps_per_epoch.max(1)
+        } else {
+            cfg.check_every as u64
+        };
+        Self {
+            cfg: cfg.clone(),
+            check_every,
+            min_step: cfg.min_epochs as u64 * steps_per_epoch,
+            gnorms: Vec::new(),
+            running_sum: 0.0,
+            fg: Vec::new(),
+            hits: vec![vec![None; cfg.eps.len()]; cfg.rules.len()],
+        }
+    }
+
+    fn rule_index(&self, r: StopRule) -> Option<usize> {
+        self.cfg.rules.iter().position(|&x| x == r)
+    }
+
+    fn mark(&mut self, r: usize, value: f64, t: u64, epoch: u64) {
+        for (e, &eps) in self.cfg.eps.iter().enumerate() {
+            if self.hits[r][e].is_none() && value <= eps {
+                self.hits[r][e] = Some((t, epoch));
+            }
+        }
+    }
+
+    /// The ‖g_t‖ of one epoch's steps `first`, `first` + 1, ….
+    fn push_gnorms(&mut self, first: u64, epoch: u64, vals: &[f32]) {
+        let r = self.rule_index(StopRule::RunningMean);
+        for (k, &v) in vals.iter().enumerate() {
+            let t = first + k as u64;
+            self.gnorms.push(v);
+            self.running_sum += f64::from(v);
+            if let (Some(r), true) = (r, t >= self.min_step) {
+                let mean = self.running_sum / (t + 1) as f64;
+                self.mark(r, mean, t + 1, epoch);
+            }
+        }
+    }
+
+    fn wants_check(&self, t: u64) -> bool {
+        self.cfg.has(StopRule::FullGradient)
+            && t >= self.min_step
+            && t.is_multiple_of(self.check_every)
+    }
+
+    fn push_fg(&mut self, t: u64, epoch: u64, k: f64) {
+        self.fg.push((t, k));
+        if let Some(r) = self.rule_index(StopRule::FullGradient) {
+            self.mark(r, k, t, epoch);
+        }
+    }
+
+    /// Every rule has reached every ε (so the smallest).
+    fn done(&self) -> bool {
+        self.hits.iter().flatten().all(Option::is_some)
+    }
+
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn meta(&self) -> StopMeta {
+        StopMeta {
+            config: self.config_json(),
+            hits: self.hits.clone(),
+            fg_steps: self.fg.iter().map(|p| p.0).collect(),
+        }
+    }
+
+    /// Tensors for checkpoint.pt.
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        let fg: Vec<f64> = self.fg.iter().map(|p| p.1).collect();
+        vec![
+            ("stop.gnorm".into(), Tensor::from_slice(&self.gnorms)),
+            ("stop.fg".into(), Tensor::from_slice(&fg)),
+        ]
+    }
+
+    /// Restore from a checkpoint: its meta and `stop.*` tensors.
+    fn restore(
+        &mut self,
+        meta: Option<&StopMeta>,
+        map: &HashMap<String, Tensor>,
+        steps: u64,
+        out: &Path,
+    ) -> Result<()> {
+        let refuse = || {
+            Error::invalid(
+                "stop-eps",
+                out.display(),
+                "the stop options (--stop-eps, --stop-rule, --stop-min-epochs, \
+                 --stop-check-every) the checkpoint in this folder was written with, or a new \
+                 folder",
+            )
+        };
+        let m = meta.ok_or_else(refuse)?;
+        if m.config != self.config_json() || m.hits.len() != self.hits.len() {
+            return Err(refuse());
+        }
+        let pt = out.join("checkpoint.pt");
+        let get = |k: &str| {
+            map.get(k)
+                .ok_or_else(|| io_err(&pt, format!("{k} missing")))
+                .map(|t| t.to_device(Device::Cpu))
+        };
+        let g: Vec<f32> = Vec::try_from(get("stop.gnorm")?).map_err(|e| io_err(&pt, e))?;
+        let fg: Vec<f64> = Vec::try_from(get("stop.fg")?).map_err(|e| io_err(&pt, e))?;
+        let rm = self.cfg.has(StopRule::RunningMean);
+        if (rm && g.len() as u64 != steps) || fg.len() != m.fg_steps.len() {
+            return Err(io_err(&pt, "stop-rule state does not match the step count"));
+        }
+        self.running_sum = 0.0;
+        for &v in &g {
+            self.running_sum += f64::from(v);
+        }
+        self.gnorms = g;
+        self.fg = m.fg_steps.iter().copied().zip(fg).collect();
+        self.hits = m.hits.clone();
+        Ok(())
+    }
+
+    fn summary(&self, batch: usize) -> CriticalSummary {
+        let mut hits = Vec::new();
+        for (r, &rule) in self.cfg.rules.iter().enumerate() {
+            for (e, &eps) in self.cfg.eps.iter().enumerate() {
+                let h = self.hits[r][e];
+                hits.push(StopHit {
+                    rule,
+                    eps,
+                    step: h.map(|p| p.0),
+                    epoch: h.map(|p| p.1),
+                    sfo: h.map(|p| p.0 * batch as u64),
+                    censored: h.is_none(),
+                });
+            }
+        }
+        CriticalSummary {
+            rules: self.cfg.rules.clone(),
+            eps: self.cfg.eps.clone(),
+            min_epochs: self.cfg.min_epochs,
+            check_every: self.cfg.check_every,
+            check_every_steps: self.check_every,
+            stopped_early: self.done(),
+            hits,
+        }
+    }
+
+    fn write_files(&self, out: &Path, steps_per_epoch: u64) -> Result<()> {
+        let spe = steps_per_epoch.max(1);
+        if self.cfg.has(StopRule::RunningMean) {
+            let mut sum = 0.0f64;
+            let rows: Vec<Vec<String>> = self
+                .gnorms
+                .iter()
+                .enumerate()
+                .map(|(t, &v)| {
+                    sum += f64::from(v);
+                    vec![
+                        t.to_string(),
+                        (t as u64 / spe).to_string(),
+                        v.to_string(),
+                        format!("{:e}", sum / (t + 1) as f64),
+                    ]
+                })
+                .collect();
+            write_csv(
+                &out.join("gnorm.csv"),
+                &["step", "epoch", "g_norm", "running_mean"],
+                rows,
+            )?;
+        }
+        if self.cfg.has(StopRule::FullGradient) {
+            write_csv(
+                &out.join("fgnorm.csv"),
+                &["step", "epoch", "full_grad_norm"],
+                self.fg
+                    .iter()
+                    .map(|&(t, k)| vec![t.to_string(), (t / spe).to_string(), format!("{k:e}")]),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Timings of a run.
@@ -166,6 +478,8 @@ pub struct Timing {
     pub train_images_per_s: f64,
     /// measure_seconds / train_seconds.
     pub measure_overhead: f64,
+    /// Seconds in the full-gradient stop checks that were not measurements.
+    pub stop_check_seconds: f64,
 }
 
 /// `summary.json`.
@@ -197,6 +511,9 @@ pub struct TrainSummary {
     pub delta_emp_mean: Option<f64>,
     /// Timings.
     pub timing: Timing,
+    /// Stop rules and their hits (runs with `--stop-eps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical: Option<CriticalSummary>,
 }
 
 /// What [`run`] returns (also written to disk).
@@ -287,6 +604,7 @@ fn save_checkpoint(
     vs: &nn::VarStore,
     opt: &TensorOptimizer,
     meta: &CheckpointMeta,
+    extra: Vec<(String, Tensor)>,
 ) -> Result<()> {
     let mut named: Vec<(String, Tensor)> = vs
         .variables()
@@ -299,6 +617,7 @@ fn save_checkpoint(
     for (i, m) in opt.momentum().iter().enumerate() {
         named.push((format!("opt.m.{i}"), m.copy()));
     }
+    named.extend(extra);
     save_named(&out.join("checkpoint.pt"), &named)?;
     write_json(&out.join("checkpoint.json"), meta)
 }
@@ -308,7 +627,7 @@ fn load_checkpoint(
     vs: &nn::VarStore,
     opt: &mut TensorOptimizer,
     identity: &serde_json::Value,
-) -> Result<Option<CheckpointMeta>> {
+) -> Result<Option<(CheckpointMeta, HashMap<String, Tensor>)>> {
     let js = out.join("checkpoint.json");
     if !js.is_file() {
         return Ok(None);
@@ -347,7 +666,7 @@ fn load_checkpoint(
         opt.set_momentum(&ms);
         Ok(())
     })?;
-    Ok(Some(meta))
+    Ok(Some((meta, map)))
 }
 
 fn sync(device: Device) {
@@ -459,7 +778,16 @@ fn write_epochs(path: &Path, rows: &[EpochRow]) -> Result<()> {
 /// Train as configured, writing the results folder. Resumes from `out/checkpoint.*` when
 /// present and compatible.
 pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
+    run_with_stop(cfg, None)
+}
+
+/// [`run`] with stop rules (module docs): training ends at the end of the epoch in which every
+/// rule has reached the smallest ε, or at `cfg.epochs`.
+pub fn run_with_stop(cfg: &TrainConfig, stop: Option<&StopConfig>) -> Result<TrainOutcome> {
     cfg.validate()?;
+    if let Some(s) = stop {
+        s.validate()?;
+    }
     let device = cfg.device.open()?;
     let info = DeviceInfo::collect(cfg.device);
     let data = Dataset::load(
@@ -498,8 +826,31 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
     let mut opt = TensorOptimizer::new(cfg.optimizer, &params);
 
     let identity = cfg.identity();
+    let steps_per_epoch = (n_train / cfg.batch) as u64;
+    let mut tracker = stop.map(|s| StopTracker::new(s, steps_per_epoch));
     let resumed = load_checkpoint(&cfg.out, &vs, &mut opt, &identity)?;
-    let resumed_from_epoch = resumed.as_ref().map(|m| m.epochs_done);
+    let resumed_from_epoch = resumed.as_ref().map(|m| m.0.epochs_done);
+    let resumed = match resumed {
+        Some((m, map)) => {
+            match tracker.as_mut() {
+                Some(t) => t.restore(m.stop.as_ref(), &map, m.step, &cfg.out)?,
+                None if m.stop.is_some() => {
+                    return Err(Error::invalid(
+                        "stop-eps",
+                        "(none)",
+                        format!(
+                            "the stop options the checkpoint in {} was written with, or a new \
+                             folder",
+                            cfg.out.display()
+                        ),
+                    ))
+                }
+                None => {}
+            }
+            Some(m)
+        }
+        None => None,
+    };
     let mut meta = resumed.unwrap_or(CheckpointMeta {
         identity,
         epochs_done: 0,
@@ -509,6 +860,8 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         train_seconds: 0.0,
         measure_seconds: 0.0,
         train_images: 0,
+        stop_seconds: 0.0,
+        stop: None,
     });
 
     let subset_n = cfg.measure.subset_size(n_train);
@@ -524,7 +877,6 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         )
     });
 
-    let steps_per_epoch = (n_train / cfg.batch) as u64;
     let total_steps = steps_per_epoch * cfg.epochs as u64;
     let pb = if cfg.progress {
         indicatif::ProgressBar::new(total_steps)
@@ -548,6 +900,9 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         0
     };
     for epoch in meta.epochs_done..cfg.epochs as u64 {
+        if tracker.as_ref().is_some_and(StopTracker::done) {
+            break;
+        }
         let batches = epoch_batches(cfg.seed, epoch, n_train, cfg.batch);
         let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
@@ -564,6 +919,12 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         let all_ix = Tensor::from_slice(&flat)
             .to_device(device)
             .view([n_batches, cfg.batch as i64]);
+        // ‖g_t‖ of the running-mean rule, written on the device, read back at the epoch's end.
+        let gbuf = tracker
+            .as_ref()
+            .filter(|t| t.cfg.has(StopRule::RunningMean))
+            .map(|_| Tensor::zeros([n_batches], (Kind::Float, device)));
+        let first_step = meta.step;
         for (bi, idx) in batches.iter().enumerate() {
             if warm_left > 0 {
                 warm_left -= 1;
@@ -593,6 +954,10 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
             tch::no_grad(|| {
                 loss_sum += loss.detach().to_kind(Kind::Double);
                 correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64);
+                if let Some(buf) = &gbuf {
+                    let mut slot = buf.get(bi as i64);
+                    slot.copy_(&g_flat.norm());
+                }
             });
             seen += idx.len() as u64;
             let measure_now = measure_every > 0 && step % measure_every as u64 == 0;
@@ -624,11 +989,31 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
                     &st,
                 );
                 meta.measure_seconds += row.seconds;
+                if let Some(t) = tracker.as_mut().filter(|t| t.wants_check(step)) {
+                    t.push_fg(step, epoch, row.k);
+                }
                 pb.set_message(format!("K {:.3} |ω| {:.3}", row.k, row.omega_norm));
                 meta.series.push(row);
                 t_train = Instant::now();
                 opt.apply_flat(&x_flat);
             } else {
+                if let Some(t) = tracker.as_mut().filter(|t| t.wants_check(step)) {
+                    // Full-gradient rule at x_t, before the update; not training time.
+                    sync(device);
+                    epoch_train += t_train.elapsed().as_secs_f64();
+                    let t0 = Instant::now();
+                    let k = full_gradient_norm(
+                        &model,
+                        &params,
+                        &buffer_tensors,
+                        &subset_x,
+                        &subset_y,
+                        chunk,
+                    );
+                    meta.stop_seconds += t0.elapsed().as_secs_f64();
+                    t.push_fg(step, epoch, k);
+                    t_train = Instant::now();
+                }
                 opt.update_flat(&x_flat, &g_flat);
             }
             meta.step += 1;
@@ -638,6 +1023,12 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
         epoch_train += t_train.elapsed().as_secs_f64();
         meta.train_seconds += epoch_train;
         meta.train_images += seen - seen_untimed;
+        if let (Some(t), Some(buf)) = (tracker.as_mut(), gbuf.as_ref()) {
+            let n = (meta.step - first_step) as i64;
+            let host: Vec<f32> = Vec::try_from(buf.narrow(0, 0, n).to_device(Device::Cpu))
+                .map_err(|e| Error::Failed(format!("reading back the gradient norms: {e}")))?;
+            t.push_gnorms(first_step, epoch, &host);
+        }
         if seen == 0 {
             break;
         }
@@ -655,7 +1046,12 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
             break;
         }
         meta.epochs_done = epoch + 1;
-        save_checkpoint(&cfg.out, &vs, &opt, &meta)?;
+        meta.stop = tracker.as_ref().map(StopTracker::meta);
+        let extra = tracker
+            .as_ref()
+            .map(StopTracker::tensors)
+            .unwrap_or_default();
+        save_checkpoint(&cfg.out, &vs, &opt, &meta, extra)?;
     }
     pb.finish_and_clear();
 
@@ -683,10 +1079,15 @@ pub fn run(cfg: &TrainConfig) -> Result<TrainOutcome> {
             train_images: meta.train_images,
             train_images_per_s: meta.train_images as f64 / meta.train_seconds.max(1e-12),
             measure_overhead: meta.measure_seconds / meta.train_seconds.max(1e-12),
+            stop_check_seconds: meta.stop_seconds,
         },
+        critical: tracker.as_ref().map(|t| t.summary(cfg.batch)),
     };
     write_series(&cfg.out.join("series.csv"), &meta.series)?;
     write_epochs(&cfg.out.join("epochs.csv"), &meta.epochs)?;
+    if let Some(t) = &tracker {
+        t.write_files(&cfg.out, steps_per_epoch)?;
+    }
     // VarStore format (what `vs.save` writes), from copies: the variables are views of one
     // flat tensor. Written atomically like the checkpoint.
     let named: Vec<(String, Tensor)> = vs

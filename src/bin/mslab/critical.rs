@@ -466,3 +466,111 @@ fn train_then_aggregate(_a: &CriticalArgs, dataset: &str) -> Result<(), Failure>
     )
     .into())
 }
+
+/// `--dataset …`: train every (b, seed) in turn with the stop rules into OUT/runs, then
+/// aggregate them like `--runs OUT/runs`.
+#[cfg(feature = "torch")]
+fn train_then_aggregate(a: &CriticalArgs, dataset: &str) -> Result<(), Failure> {
+    use momentum_smoothing::torch::data::DatasetKind;
+    use momentum_smoothing::torch::device::DeviceSpec;
+    use momentum_smoothing::torch::instruments::MeasureConfig;
+    use momentum_smoothing::torch::models::{ModelKind, Norm};
+    use momentum_smoothing::torch::train::{run_with_stop, TrainConfig};
+
+    let r = &a.real;
+    let out = a.out.clone().ok_or_else(|| {
+        Error::invalid(
+            "out",
+            "(none)",
+            "a folder for the runs and the results (required with --dataset)",
+        )
+    })?;
+    let (Some(kind), Some(lr)) = (a.optimizer, a.lr) else {
+        return Err(Error::invalid("optimizer", "(none)", "--optimizer and --lr").into());
+    };
+    let beta = if kind == OptimizerKind::Sgd {
+        0.0
+    } else {
+        a.beta
+    };
+    let optimizer = Optimizer::new(kind, lr, beta, a.nu)?;
+    let batches = if a.batches.is_empty() {
+        (4..11).map(|k| 1usize << k).collect()
+    } else {
+        a.batches.clone()
+    };
+    if batches.contains(&0) || batches.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::invalid(
+            "batches",
+            format!("{batches:?}"),
+            "strictly increasing integers >= 1",
+        )
+        .into());
+    }
+    let seeds = a.seeds.unwrap_or(2);
+    if seeds == 0 {
+        return Err(Error::invalid("seeds", 0, "an integer >= 1").into());
+    }
+    let rule = a.rule.as_deref().unwrap_or("both");
+    let stop =
+        super::train::stop_config(&a.eps, Some(rule), r.min_epochs, a.check_every.unwrap_or(0))?
+            .ok_or_else(|| Error::invalid("eps", "(none)", "one or more numbers > 0"))?;
+    let base = TrainConfig {
+        dataset: DatasetKind::parse(dataset)?,
+        data_dir: r.data.clone(),
+        model: ModelKind::parse(&r.model)?,
+        norm: Norm::parse(&r.norm)?,
+        optimizer,
+        batch: batches[0],
+        epochs: r.epochs,
+        seed: a.seed,
+        device: DeviceSpec::parse(&r.device)?,
+        measure_every: r.measure_every,
+        measure: MeasureConfig {
+            subset: r.measure_subset,
+            ..MeasureConfig::default()
+        },
+        augment: false,
+        limit_train: r.limit_train,
+        max_steps: 0,
+        warmup_steps: 0,
+        out: out.clone(),
+        progress: false,
+    };
+    base.validate()?;
+    let runs_dir = out.join("runs");
+    for &b in &batches {
+        for s in 0..seeds as u64 {
+            let seed = a.seed.checked_add(s).ok_or_else(|| {
+                Error::invalid("seed", a.seed, "an integer such that seed + seeds < 2^64")
+            })?;
+            let dir = runs_dir.join(format!("b{b}-seed{seed}"));
+            if dir.join("summary.json").is_file() {
+                eprintln!("{}: complete, skipped", dir.display());
+                continue;
+            }
+            let cfg = TrainConfig {
+                batch: b,
+                seed,
+                out: dir.clone(),
+                ..base.clone()
+            };
+            let o = run_with_stop(&cfg, Some(&stop))?;
+            eprintln!(
+                "{}: {} steps, {}",
+                dir.display(),
+                o.summary.steps,
+                o.summary
+                    .critical
+                    .as_ref()
+                    .map(|c| if c.stopped_early {
+                        "every ε reached"
+                    } else {
+                        "some ε censored"
+                    })
+                    .unwrap_or("")
+            );
+        }
+    }
+    aggregate(a, &runs_dir)
+}

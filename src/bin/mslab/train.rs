@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Failure;
+use momentum_smoothing::experiments::critical::StopRule;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::torch::data::DatasetKind;
 use momentum_smoothing::torch::device::DeviceSpec;
 use momentum_smoothing::torch::instruments::MeasureConfig;
 use momentum_smoothing::torch::models::{ModelKind, Norm};
-use momentum_smoothing::torch::train::{run as train_run, TrainConfig};
+use momentum_smoothing::torch::train::{run_with_stop, StopConfig, TrainConfig};
 
 /// Arguments of `mslab train`.
 #[derive(Args)]
@@ -94,6 +95,23 @@ pub struct TrainArgs {
     /// Steps left out of the throughput figure at the start (warm-up).
     #[arg(long, default_value_t = 10)]
     warmup_steps: usize,
+    /// Stop rules (critical batch size): thresholds ε > 0, comma-separated. Training ends at
+    /// the end of the epoch in which every rule has reached the smallest ε (or at --epochs:
+    /// the ε not reached are censored); summary.json gets a `critical` object.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    stop_eps: Vec<f64>,
+    /// running-mean (the authors': mean of ‖g_s‖ since step 0 ≤ ε), full-gradient
+    /// (‖∇f(x_t)‖ on the measurement subset ≤ ε, every --stop-check-every steps) or both
+    /// [default with --stop-eps: both].
+    #[arg(long)]
+    stop_rule: Option<String>,
+    /// Check the stop rules from this epoch on (the authors: 10).
+    #[arg(long, default_value_t = 0)]
+    stop_min_epochs: usize,
+    /// Full-gradient rule: check every k steps (0: once per epoch). Each check costs a
+    /// forward/backward pass over the measurement subset.
+    #[arg(long, default_value_t = 0)]
+    stop_check_every: usize,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -146,7 +164,13 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
         out: a.out,
         progress: !a.quiet,
     };
-    let o = train_run(&cfg)?;
+    let stop = stop_config(
+        &a.stop_eps,
+        a.stop_rule.as_deref(),
+        a.stop_min_epochs,
+        a.stop_check_every,
+    )?;
+    let o = run_with_stop(&cfg, stop.as_ref())?;
     let s = &o.summary;
     println!(
         "{}: {} steps on {} ({}), {:.0} images/s, measurement overhead {:.1}%",
@@ -157,6 +181,19 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
         s.timing.train_images_per_s,
         100.0 * s.timing.measure_overhead
     );
+    if let Some(c) = &s.critical {
+        for h in &c.hits {
+            println!(
+                "stop {} ε = {}: {}",
+                h.rule.name(),
+                h.eps,
+                match (h.step, h.sfo) {
+                    (Some(t), Some(n)) => format!("T = {t}, SFO = {n}"),
+                    _ => "censored".into(),
+                }
+            );
+        }
+    }
     if let Some(e) = &s.final_epoch {
         println!(
             "epoch {}: train loss {:.4} acc {:.4}; test loss {:.4} acc {:.4}",
@@ -164,4 +201,44 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Parse a stop rule name: running-mean, full-gradient or both.
+pub fn parse_rules(s: &str) -> Result<Vec<StopRule>, momentum_smoothing::Error> {
+    if s == "both" {
+        return Ok(StopRule::ALL.to_vec());
+    }
+    StopRule::parse(s).map(|r| vec![r]).map_err(|_| {
+        momentum_smoothing::Error::invalid("stop-rule", s, "running-mean, full-gradient or both")
+    })
+}
+
+/// The stop options of `mslab train` (`None` without --stop-eps; the other stop flags then
+/// must keep their defaults).
+pub fn stop_config(
+    eps: &[f64],
+    rule: Option<&str>,
+    min_epochs: usize,
+    check_every: usize,
+) -> Result<Option<StopConfig>, momentum_smoothing::Error> {
+    let rules = parse_rules(rule.unwrap_or("both"))?;
+    if eps.is_empty() {
+        if rule.is_some() || min_epochs != 0 || check_every != 0 {
+            return Err(momentum_smoothing::Error::invalid(
+                "stop-eps",
+                "(none)",
+                "thresholds ε > 0 whenever --stop-rule, --stop-min-epochs or --stop-check-every \
+                 is given",
+            ));
+        }
+        return Ok(None);
+    }
+    let c = StopConfig {
+        eps: eps.to_vec(),
+        rules,
+        min_epochs,
+        check_every,
+    };
+    c.validate()?;
+    Ok(Some(c))
 }
