@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Tables of README.md from throughput.jsonl, overhead.jsonl, sweep.jsonl (this folder)."""
+"""Tables of README.md from throughput.jsonl, overhead.jsonl, sweep.jsonl (this folder, or the folder given as the argument)."""
 import json, os, statistics as st
-d = os.path.dirname(os.path.abspath(__file__))
+import sys
+d = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 rd = lambda f: [json.loads(l) for l in open(os.path.join(d, f)) if l.strip()]
 print("## (a) throughput, images/s (tch run, then PyTorch eager run, same card)\n")
 print("| batch | rep | tch | PyTorch eager | ratio |\n|---|---|---|---|---|")
