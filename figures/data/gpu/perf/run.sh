@@ -46,7 +46,7 @@ tch() { # tag batch steps device extra...
 py() { python3 benches/reference/torch_resnet18.py --batch "$@" --warmup 10 2>>$O/log.txt; }
 
 echo "== (a) throughput, alternated"
-for rep in 1 2 3 4; do
+for rep in $( [ -n "${SKIP_A:-}" ] || echo 1 2 3 4); do
   tch a-b128-r$rep 128 610 cuda:0 --measure-every 0; summ a-b128-r$rep $R/a-b128-r$rep >> $O/throughput.jsonl
   py 128 --steps 600 | sed "s/^{/{\"tag\": \"a-b128-r$rep\", /" >> $O/throughput.jsonl
   tch a-b8-r$rep 8 410 cuda:0 --measure-every 0; summ a-b8-r$rep $R/a-b8-r$rep >> $O/throughput.jsonl
