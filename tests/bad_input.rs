@@ -572,6 +572,127 @@ fn every_bad_input_is_refused_on_one_line_and_nothing_is_written() {
         allowed: "0 <= i < n",
     });
 
+    // mslab critical on real networks (--runs, --dataset) and the synthetic sweep's ε and rule.
+    let no_stop = files.dir.path().join("runs-without-stop/r0");
+    std::fs::create_dir_all(&no_stop).unwrap();
+    std::fs::write(
+        no_stop.join("summary.json"),
+        "{\"config\": {\"batch\": 8, \"optimizer\": {\"kind\": \"sgd\", \"lr\": 0.1}}}",
+    )
+    .unwrap();
+    let no_stop_root = files.dir.path().join("runs-without-stop");
+    let crit = |extra: &[&str]| {
+        let mut v = s(&[
+            "critical",
+            "--landscape",
+            &good,
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--batches",
+            "1,2",
+            "--seeds",
+            "2",
+            "--out",
+            "OUT",
+        ]);
+        v.extend(s(extra));
+        v
+    };
+    for (name, args, field, allowed) in [
+        (
+            "critical-runs-missing",
+            s(&["critical", "--runs", "/nonexistent/runs", "--out", "OUT"]),
+            "runs",
+            "a folder of `mslab train` runs",
+        ),
+        (
+            "critical-runs-without-stop-rules",
+            s(&[
+                "critical",
+                "--runs",
+                no_stop_root.to_str().unwrap(),
+                "--out",
+                "OUT",
+            ]),
+            "runs",
+            "--stop-eps",
+        ),
+        ("critical-eps-zero", crit(&["--eps", "0"]), "eps", "> 0"),
+        (
+            "critical-eps-negative",
+            crit(&["--eps", "0.5,-1"]),
+            "eps",
+            "> 0",
+        ),
+        (
+            "critical-rule-unknown",
+            crit(&["--eps", "0.5", "--rule", "median"]),
+            "rule",
+            "running-mean",
+        ),
+        (
+            "critical-bootstrap-small",
+            s(&[
+                "critical",
+                "--runs",
+                no_stop_root.to_str().unwrap(),
+                "--bootstrap",
+                "10",
+                "--out",
+                "OUT",
+            ]),
+            "bootstrap",
+            ">= 100",
+        ),
+    ] {
+        cases.push(case(name, args, field, allowed));
+    }
+    let dataset_args = s(&[
+        "critical",
+        "--dataset",
+        "synthetic",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--out",
+        "OUT",
+    ]);
+    if cfg!(feature = "torch") {
+        for (name, extra, field, allowed) in [
+            ("critical-dataset-eps-zero", ["--eps", "0"], "eps", "> 0"),
+            (
+                "critical-dataset-eps-negative",
+                ["--eps", "0.5,-2"],
+                "eps",
+                "> 0",
+            ),
+        ] {
+            let mut a = dataset_args.clone();
+            a.extend(s(&extra));
+            cases.push(case(name, a, field, allowed));
+        }
+        let mut a = dataset_args.clone();
+        a.extend(s(&["--eps", "0.5", "--rule", "median"]));
+        cases.push(case(
+            "critical-dataset-rule-unknown",
+            a,
+            "rule",
+            "running-mean, full-gradient or both",
+        ));
+    } else {
+        let mut a = dataset_args.clone();
+        a.extend(s(&["--eps", "0.5"]));
+        cases.push(case(
+            "critical-dataset-without-torch",
+            a,
+            "dataset",
+            "--features torch",
+        ));
+    }
+
     assert!(cases.len() >= 40, "only {} cases", cases.len());
     let mut failures = Vec::new();
     for (k, c) in cases.iter().enumerate() {

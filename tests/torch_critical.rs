@@ -372,3 +372,119 @@ fn bad_stop_options_are_refused_on_one_line_and_nothing_is_written() {
         assert!(!out.exists(), "{extra:?} wrote its --out folder");
     }
 }
+
+#[test]
+fn critical_dataset_trains_every_batch_and_seed_then_aggregates() {
+    let data = tempfile::tempdir().unwrap();
+    write_data(data.path(), N_TRAIN, 64);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crit");
+    let args: Vec<String> = [
+        "critical",
+        "--dataset",
+        "fashion-mnist",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--norm",
+        "none",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--batches",
+        "16,32,64",
+        "--seeds",
+        "2",
+        "--eps",
+        "1e9,1e-9",
+        "--epochs",
+        "1",
+        "--measure-every",
+        "4",
+        "--measure-subset",
+        "128",
+        "--bootstrap",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, stdout, stderr) = common::mslab_in(dir.path(), &args, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for b in [16, 32, 64] {
+        for s in [0, 1] {
+            assert!(out
+                .join(format!("runs/b{b}-seed{s}/summary.json"))
+                .is_file());
+        }
+    }
+    let js: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("critical.json")).unwrap()).unwrap();
+    let groups = js["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "one group per rule");
+    for g in groups {
+        assert_eq!(g["batches"], serde_json::json!([16, 32, 64]));
+        assert_eq!(g["seeds"], serde_json::json!([0, 1]));
+        for e in g["per_eps"].as_array().unwrap() {
+            let rows = e["curve"]["rows"].as_array().unwrap();
+            if e["eps"] == 1e9 {
+                // Fires at the first step checked: T = 1 (running mean) or 0 (full gradient,
+                // x_0), so SFO = b or 0 and b* is the smallest b.
+                assert_eq!(rows[0]["censored"], 0);
+                assert_eq!(e["curve"]["b_star"]["grid"], 16, "{stdout}");
+            } else {
+                for r in rows {
+                    assert_eq!(r["censored"], 2);
+                }
+                assert!(e["curve"]["b_star"].is_null());
+            }
+        }
+    }
+    // Rerunning skips the complete runs.
+    let (code, _, stderr) = common::mslab_in(dir.path(), &args, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stderr.matches("complete, skipped").count(), 6, "{stderr}");
+}
+
+#[test]
+fn measure_every_examples_sets_the_interval_from_the_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let args: Vec<String> = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "mlp",
+        "--norm",
+        "none",
+        "--limit-train",
+        "128",
+        "--batch",
+        "16",
+        "--measure-every-examples",
+        "50",
+        "--measure-subset",
+        "64",
+        "--micro-batches",
+        "2",
+        "--micro-size",
+        "8",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, _, stderr) = common::mslab_in(dir.path(), &args, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let js: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // ⌈50/16⌉ = 4.
+    assert_eq!(js["measure_every"], 4);
+}

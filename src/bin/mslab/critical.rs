@@ -512,6 +512,13 @@ fn train_then_aggregate(a: &CriticalArgs, dataset: &str) -> Result<(), Failure> 
         return Err(Error::invalid("seeds", 0, "an integer >= 1").into());
     }
     let rule = a.rule.as_deref().unwrap_or("both");
+    // The flags are --eps and --rule here (train's are --stop-eps, --stop-rule).
+    if let Some(e) = a.eps.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
+        return Err(Error::invalid("eps", e, "finite numbers > 0").into());
+    }
+    if super::train::parse_rules(rule).is_err() {
+        return Err(Error::invalid("rule", rule, "running-mean, full-gradient or both").into());
+    }
     let stop =
         super::train::stop_config(&a.eps, Some(rule), r.min_epochs, a.check_every.unwrap_or(0))?
             .ok_or_else(|| Error::invalid("eps", "(none)", "one or more numbers > 0"))?;

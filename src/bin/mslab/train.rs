@@ -65,8 +65,12 @@ pub struct TrainArgs {
     device: String,
     /// Measure every k steps (0: never). Default: ⌈25 (subset + M·b_μ)/b⌉, which keeps the
     /// instruments near 4% of the training time.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "measure_every_examples")]
     measure_every: Option<usize>,
+    /// Measure every ⌈E/b⌉ steps (about every E training examples whatever the batch size;
+    /// for sweeps with the batch size in the grid).
+    #[arg(long)]
+    measure_every_examples: Option<usize>,
     /// Measurement subset: the first n training examples (0: all).
     #[arg(long, default_value_t = 4096)]
     measure_subset: usize,
@@ -155,7 +159,18 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
         epochs: a.epochs,
         seed: a.seed,
         device: DeviceSpec::parse(&a.device)?,
-        measure_every: a.measure_every,
+        measure_every: match a.measure_every_examples {
+            Some(0) => {
+                return Err(momentum_smoothing::Error::invalid(
+                    "measure-every-examples",
+                    0,
+                    "an integer ≥ 1 (--measure-every 0 turns measurement off)",
+                )
+                .into())
+            }
+            Some(e) => Some(e.div_ceil(a.batch.max(1))),
+            None => a.measure_every,
+        },
         measure,
         augment: a.augment,
         limit_train: a.limit_train,
