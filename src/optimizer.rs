@@ -24,6 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fastmath::Lanes;
 
 /// Which update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -88,6 +89,85 @@ pub struct Coefficients {
     pub a_g: f64,
     /// Weight of m_{t−1} in m_t.
     pub a_m: f64,
+}
+
+/// One of the five update rules as a per-coordinate map (g_t, m_{t−1}) ↦ (m_t, d_t), generic
+/// over the lane type (one number, or four lanes at once: the same bits lane by lane).
+pub(crate) trait Rule: Copy {
+    /// (m_t, d_t).
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V);
+}
+
+/// A loop over coordinates that takes an update rule: see [`Optimizer::with_rule`].
+pub(crate) trait RuleVisitor {
+    /// What the loop returns.
+    type Output;
+    /// Run the loop with `rule`.
+    fn visit<R: Rule>(self, rule: R) -> Self::Output;
+}
+
+/// SGD: d_t = g_t (m unchanged).
+#[derive(Clone, Copy)]
+pub(crate) struct SgdRule;
+impl Rule for SgdRule {
+    #[inline(always)]
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V) {
+        (m, g)
+    }
+}
+
+/// SHB: m_t = g_t + β m_{t−1}; d_t = m_t.
+#[derive(Clone, Copy)]
+pub(crate) struct ShbRule {
+    b: f64,
+}
+impl Rule for ShbRule {
+    #[inline(always)]
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V) {
+        let m = g + V::splat(self.b) * m;
+        (m, m)
+    }
+}
+
+/// NSHB: m_t = (1−β) g_t + β m_{t−1}; d_t = m_t.
+#[derive(Clone, Copy)]
+pub(crate) struct NshbRule {
+    b: f64,
+}
+impl Rule for NshbRule {
+    #[inline(always)]
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V) {
+        let m = V::splat(1.0 - self.b) * g + V::splat(self.b) * m;
+        (m, m)
+    }
+}
+
+/// QHM: m_t = β m_{t−1} + (1−β) g_t; d_t = (1−ν) g_t + ν m_t.
+#[derive(Clone, Copy)]
+pub(crate) struct QhmRule {
+    b: f64,
+    nu: f64,
+}
+impl Rule for QhmRule {
+    #[inline(always)]
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V) {
+        let m = V::splat(self.b) * m + V::splat(1.0 - self.b) * g;
+        (m, V::splat(1.0 - self.nu) * g + V::splat(self.nu) * m)
+    }
+}
+
+/// Nesterov: m_t = g_t + β m_{t−1}; d_t = g_t + β m_t.
+#[derive(Clone, Copy)]
+pub(crate) struct NesterovRule {
+    b: f64,
+}
+impl Rule for NesterovRule {
+    #[inline(always)]
+    fn step<V: Lanes>(self, g: V, m: V) -> (V, V) {
+        let b = V::splat(self.b);
+        let m = g + b * m;
+        (m, g + b * m)
+    }
 }
 
 /// An optimizer: update rule and hyperparameters (η, β, ν). Stateless; the momentum buffer lives
@@ -166,33 +246,36 @@ impl Optimizer {
     /// `d`. Does not move x (see [`Optimizer::apply`]).
     #[inline]
     pub fn direction(&self, g: &[f64], m: &mut [f64], d: &mut [f64]) {
+        struct Direction<'a> {
+            g: &'a [f64],
+            m: &'a mut [f64],
+            d: &'a mut [f64],
+        }
+        impl RuleVisitor for Direction<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn visit<R: Rule>(self, rule: R) {
+                for ((di, mi), gi) in self.d.iter_mut().zip(self.m.iter_mut()).zip(self.g) {
+                    (*mi, *di) = rule.step(*gi, *mi);
+                }
+            }
+        }
+        self.with_rule(Direction { g, m, d })
+    }
+
+    /// The update rule of theory.md §2 as a per-coordinate function
+    /// handed to `visitor` as a [`Rule`] (one monomorphised loop per rule, so the caller's loop
+    /// vectorises; [`Optimizer::direction`] and the runner's fused step both use
+    /// this, the one implementation of each rule). SGD keeps m unchanged.
+    #[inline(always)]
+    pub(crate) fn with_rule<V: RuleVisitor>(&self, visitor: V) -> V::Output {
         let (b, nu) = (self.beta, self.nu);
         match self.kind {
-            OptimizerKind::Sgd => d.copy_from_slice(g),
-            OptimizerKind::Shb => {
-                for ((di, mi), gi) in d.iter_mut().zip(m.iter_mut()).zip(g) {
-                    *mi = gi + b * *mi;
-                    *di = *mi;
-                }
-            }
-            OptimizerKind::Nshb => {
-                for ((di, mi), gi) in d.iter_mut().zip(m.iter_mut()).zip(g) {
-                    *mi = (1.0 - b) * gi + b * *mi;
-                    *di = *mi;
-                }
-            }
-            OptimizerKind::Qhm => {
-                for ((di, mi), gi) in d.iter_mut().zip(m.iter_mut()).zip(g) {
-                    *mi = b * *mi + (1.0 - b) * gi;
-                    *di = (1.0 - nu) * gi + nu * *mi;
-                }
-            }
-            OptimizerKind::Nesterov => {
-                for ((di, mi), gi) in d.iter_mut().zip(m.iter_mut()).zip(g) {
-                    *mi = gi + b * *mi;
-                    *di = gi + b * *mi;
-                }
-            }
+            OptimizerKind::Sgd => visitor.visit(SgdRule),
+            OptimizerKind::Shb => visitor.visit(ShbRule { b }),
+            OptimizerKind::Nshb => visitor.visit(NshbRule { b }),
+            OptimizerKind::Qhm => visitor.visit(QhmRule { b, nu }),
+            OptimizerKind::Nesterov => visitor.visit(NesterovRule { b }),
         }
     }
 

@@ -4,12 +4,16 @@
 //! Per step t (all seeds independent):
 //! 1. ∇f(x_t) (and f(x_t) at measured steps) from the landscape;
 //! 2. the mini-batch gradient g_t from the noise law;
-//! 3. d_t and m_t from [`Optimizer::direction`] (the one implementation of each rule);
+//! 3. d_t and m_t from the optimizer's update rule (`Optimizer::with_rule`, the one
+//!    implementation of each rule, which [`Optimizer::direction`] also uses);
 //! 4. at measured steps (t ≥ burn-in, every k-th step — argmin-observer style), the instruments:
 //!    ‖ω_t‖, ‖ω_t‖², cos∠(d_t, ∇f(x_t)), the conditional mean of ω_t given the past,
 //!    E[ω_t | past] = (c_g − 1)∇f(x_t) + c_m m_{t−1} (exact for every unbiased law) and the
 //!    random rest ω_t − E[ω_t | past] = c_g (g_t − ∇f(x_t)), f(x_t), ‖∇f(x_t)‖², C²(x_t);
 //! 5. x_{t+1} = x_t − η d_t; a non-finite iterate marks the seed diverged at that step.
+//!
+//! Steps 3–5 run as one fused pass over the coordinates (`MeasuredStep`, `PlainStep`: four AVX
+//! lanes, each sum in fixed lane order), with C²(x_t) evaluated before the pass overwrites x_t.
 //!
 //! Statistics: each seed contributes one time-average per instrument (over its measured steps);
 //! seeds are independent, so the 95% confidence intervals are Student-t intervals over seeds.
@@ -28,9 +32,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::fastmath::{Lanes, F4};
 use crate::landscape::Landscape;
 use crate::noise::{NoiseLaw, NoiseScratch};
-use crate::optimizer::Optimizer;
+use crate::optimizer::{Optimizer, Rule, RuleVisitor};
 use crate::stats::{Estimate, Welford};
 
 /// Seeds per parallel work unit (fixed, so results do not depend on the thread count).
@@ -443,65 +448,121 @@ impl RunResult {
     }
 }
 
-/// The six sums of the instruments at one step, over coordinates i:
-/// ‖ω‖², ⟨d, ∇f⟩, ‖d‖², ‖∇f‖², ‖E[ω|past]‖², ‖ω − E[ω|past]‖², with ω = d − ∇f and
-/// E[ω|past] = (c_g − 1)∇f + c_m m_{t−1}. Each sum is kept in four fixed lanes (coordinates
-/// i ≡ 0..3 mod 4, then the lanes added pairwise), so the loop vectorises and the result is the
-/// same bits on every run.
-#[inline]
-fn instrument_sums(d: &[f64], grad: &[f64], m_prev: &[f64], c_g: f64, c_m: f64) -> [f64; 6] {
-    // acc[j] holds the four lanes of sum j: each `acc[j][k] += …` over k = 0..4 is one AVX2 op.
-    let mut acc = [[0.0f64; 4]; 6];
-    let (d4, d_rest) = d.as_chunks::<4>();
-    let (g4, g_rest) = grad.as_chunks::<4>();
-    let (m4, m_rest) = m_prev.as_chunks::<4>();
-    for ((dc, gc), mc) in d4.iter().zip(g4).zip(m4) {
-        let w: [f64; 4] = std::array::from_fn(|k| dc[k] - gc[k]);
-        let bias: [f64; 4] = std::array::from_fn(|k| (c_g - 1.0) * gc[k] + c_m * mc[k]);
-        let r: [f64; 4] = std::array::from_fn(|k| w[k] - bias[k]);
-        for k in 0..4 {
-            acc[0][k] += w[k] * w[k];
-            acc[1][k] += dc[k] * gc[k];
-            acc[2][k] += dc[k] * dc[k];
-            acc[3][k] += gc[k] * gc[k];
-            acc[4][k] += bias[k] * bias[k];
-            acc[5][k] += r[k] * r[k];
-        }
-    }
-    for ((di, gi), mi) in d_rest.iter().zip(g_rest).zip(m_rest) {
-        let w = di - gi;
-        let bias = (c_g - 1.0) * gi + c_m * mi;
-        let r = w - bias;
-        for (a, v) in acc
-            .iter_mut()
-            .zip([w * w, di * gi, di * di, gi * gi, bias * bias, r * r])
-        {
-            a[0] += v;
-        }
-    }
-    acc.map(|l| (l[0] + l[1]) + (l[2] + l[3]))
+/// The fused step at a measured step t, one pass over the coordinates i: the update rule
+/// (m_{t−1}, g_t) ↦ (m_t, d_t), the six instrument sums ‖ω‖², ⟨d, ∇f⟩, ‖d‖², ‖∇f‖²,
+/// ‖E[ω|past]‖², ‖ω − E[ω|past]‖² (ω = d − ∇f, E[ω|past] = (c_g − 1)∇f + c_m m_{t−1}) and
+/// x ← x − η d. Each sum is kept in four fixed lanes (coordinates i ≡ 0..3 mod 4, then the lanes
+/// added pairwise), so the loop vectorises and the result is the same bits on every run. The
+/// last value is the divergence probe Σ 0·x_{t+1} (0 for a finite iterate, NaN otherwise).
+struct MeasuredStep<'a> {
+    lr: f64,
+    c_g: f64,
+    c_m: f64,
+    g: &'a [f64],
+    grad: &'a [f64],
+    m: &'a mut [f64],
+    x: &'a mut [f64],
 }
 
-/// x ← x − η d; returns whether every coordinate is still finite (0·x is 0 for finite x and NaN
-/// otherwise, summed in four lanes: one pass, no early exit, vectorisable).
-#[inline]
-fn apply_checked(lr: f64, x: &mut [f64], d: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 4];
-    let (x4, x_rest) = x.as_chunks_mut::<4>();
-    let (d4, d_rest) = d.as_chunks::<4>();
-    for (xc, dc) in x4.iter_mut().zip(d4) {
-        let next: [f64; 4] = std::array::from_fn(|k| xc[k] - lr * dc[k]);
-        *xc = next;
-        for k in 0..4 {
-            lanes[k] += 0.0 * next[k];
+impl RuleVisitor for MeasuredStep<'_> {
+    type Output = ([f64; 6], bool);
+
+    #[inline(always)]
+    fn visit<R: Rule>(self, rule: R) -> ([f64; 6], bool) {
+        let MeasuredStep {
+            lr,
+            c_g,
+            c_m,
+            g,
+            grad,
+            m,
+            x,
+        } = self;
+        let (g4, g_rest) = g.as_chunks::<4>();
+        let (f4, f_rest) = grad.as_chunks::<4>();
+        let (m4, m_rest) = m.as_chunks_mut::<4>();
+        let (x4, x_rest) = x.as_chunks_mut::<4>();
+        let zero = F4::splat(0.0);
+        let (mut w2, mut dg, mut dd, mut gg, mut b2, mut r2) = (zero, zero, zero, zero, zero, zero);
+        let mut probe = zero;
+        let (cg1, cm, lr4) = (F4::splat(c_g - 1.0), F4::splat(c_m), F4::splat(lr));
+        for (((gc, fc), mc), xc) in g4.iter().zip(f4).zip(m4.iter_mut()).zip(x4.iter_mut()) {
+            let fi = F4::load(fc);
+            let m_old = F4::load(mc);
+            let (m_new, d) = rule.step(F4::load(gc), m_old);
+            m_new.store(mc);
+            let w = d - fi;
+            let bias = cg1 * fi + cm * m_old;
+            let r = w - bias;
+            w2 = w2 + w * w;
+            dg = dg + d * fi;
+            dd = dd + d * d;
+            gg = gg + fi * fi;
+            b2 = b2 + bias * bias;
+            r2 = r2 + r * r;
+            let x_new = F4::load(xc) - lr4 * d;
+            x_new.store(xc);
+            probe = probe + zero * x_new;
         }
+        let mut sums = [w2, dg, dd, gg, b2, r2].map(F4::to_array);
+        let mut probe = probe.to_array();
+        for (((gi, fi), mi), xi) in g_rest.iter().zip(f_rest).zip(m_rest).zip(x_rest) {
+            let (m_new, di) = rule.step(*gi, *mi);
+            let w = di - fi;
+            let bias = (c_g - 1.0) * fi + c_m * *mi;
+            let r = w - bias;
+            *mi = m_new;
+            for (a, v) in
+                sums.iter_mut()
+                    .zip([w * w, di * fi, di * di, fi * fi, bias * bias, r * r])
+            {
+                a[0] += v;
+            }
+            *xi -= lr * di;
+            probe[0] += 0.0 * *xi;
+        }
+        let reduce = |l: [f64; 4]| (l[0] + l[1]) + (l[2] + l[3]);
+        (sums.map(reduce), reduce(probe) == 0.0)
     }
-    let mut probe = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-    for (xi, di) in x_rest.iter_mut().zip(d_rest) {
-        *xi -= lr * di;
-        probe += 0.0 * *xi;
+}
+
+/// The fused step between measured steps: (m_{t−1}, g_t) ↦ (m_t, d_t) and x ← x − η d in one
+/// pass; returns whether every coordinate of x_{t+1} is finite (probe Σ 0·x in four lanes).
+struct PlainStep<'a> {
+    lr: f64,
+    g: &'a [f64],
+    m: &'a mut [f64],
+    x: &'a mut [f64],
+}
+
+impl RuleVisitor for PlainStep<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn visit<R: Rule>(self, rule: R) -> bool {
+        let PlainStep { lr, g, m, x } = self;
+        let (g4, g_rest) = g.as_chunks::<4>();
+        let (m4, m_rest) = m.as_chunks_mut::<4>();
+        let (x4, x_rest) = x.as_chunks_mut::<4>();
+        let zero = F4::splat(0.0);
+        let lr4 = F4::splat(lr);
+        let mut probe = zero;
+        for ((gc, mc), xc) in g4.iter().zip(m4.iter_mut()).zip(x4.iter_mut()) {
+            let (m_new, d) = rule.step(F4::load(gc), F4::load(mc));
+            m_new.store(mc);
+            let x_new = F4::load(xc) - lr4 * d;
+            x_new.store(xc);
+            probe = probe + zero * x_new;
+        }
+        let mut probe = probe.to_array();
+        for ((gi, mi), xi) in g_rest.iter().zip(m_rest).zip(x_rest) {
+            let (m_new, di) = rule.step(*gi, *mi);
+            *mi = m_new;
+            *xi -= lr * di;
+            probe[0] += 0.0 * *xi;
+        }
+        (probe[0] + probe[1]) + (probe[2] + probe[3]) == 0.0
     }
-    probe == 0.0
 }
 
 /// Buffers for simulating one seed at a time (reused across the seeds of a chunk).
@@ -512,8 +573,6 @@ struct SeedSim<'a> {
     grad: Vec<f64>,
     g: Vec<f64>,
     m: Vec<f64>,
-    m_prev: Vec<f64>,
-    d: Vec<f64>,
     scratch: NoiseScratch,
     series_stride: usize,
     /// Row-major n_rows × N_INST values of the current seed.
@@ -531,8 +590,6 @@ impl<'a> SeedSim<'a> {
             grad: vec![0.0; d],
             g: vec![0.0; d],
             m: vec![0.0; d],
-            m_prev: vec![0.0; d],
-            d: vec![0.0; d],
             scratch: NoiseScratch::new(d),
             series_stride,
             series: vec![f64::NAN; n_rows * N_INST],
@@ -578,49 +635,70 @@ impl<'a> SeedSim<'a> {
                 &mut self.scratch,
                 &mut self.g,
             );
-            if measure {
-                self.m_prev.copy_from_slice(&self.m);
-            }
-            opt.direction(&self.g, &mut self.m, &mut self.d);
-            if measure {
-                let j = (t - cfg.burn_in) / cfg.every;
-                let [w2, dg, dd, gg, b2, r2] =
-                    instrument_sums(&self.d, &self.grad, &self.m_prev, coef.c_g, coef.c_m);
-                if !(loss.is_finite() && w2.is_finite() && gg.is_finite()) {
-                    // A non-finite loss, gradient or direction at a finite iterate (overflow):
-                    // the seed diverged at this step.
+            if !measure {
+                let finite = opt.with_rule(PlainStep {
+                    lr: opt.lr,
+                    g: &self.g,
+                    m: &mut self.m,
+                    x: &mut self.x,
+                });
+                if !finite {
                     diverged_at = Some(t);
                     break;
                 }
-                let cos = dg / (dd.sqrt() * gg.sqrt());
-                let vals = [
-                    w2.sqrt(),
-                    w2,
-                    cos,
-                    cos.clamp(-1.0, 1.0).acos().to_degrees(),
-                    b2,
-                    r2,
-                    loss,
-                    gg,
-                ];
-                for (s, v) in sums.iter_mut().zip(&vals) {
-                    *s += v;
-                }
-                if j % self.series_stride == 0 {
-                    let row = j / self.series_stride;
-                    self.series[row * N_INST..(row + 1) * N_INST].copy_from_slice(&vals);
-                }
-                if !constant_c2 && j % c2_stride != 0 {
-                    // C²(x) of this law varies with x and may cost n gradients: evaluated on a
-                    // coarser schedule.
-                } else if !constant_c2 || c2_n == 0 {
-                    let c2 = problem.noise.c2(land, &self.x, &self.grad);
-                    c2_sum += c2;
-                    c2_n += 1;
-                    c2_max = c2_max.max(c2);
-                }
+                continue;
             }
-            if !apply_checked(opt.lr, &mut self.x, &self.d) {
+            let j = (t - cfg.burn_in) / cfg.every;
+            // C²(x_t) reads x_t, which the fused step below overwrites: evaluated first, counted
+            // only if the step's instruments are finite.
+            let c2 = if !constant_c2 && j % c2_stride != 0 {
+                // C²(x) of this law varies with x and may cost n gradients: evaluated on a
+                // coarser schedule.
+                None
+            } else if !constant_c2 || c2_n == 0 {
+                Some(problem.noise.c2(land, &self.x, &self.grad))
+            } else {
+                None
+            };
+            let ([w2, dg, dd, gg, b2, r2], finite) = opt.with_rule(MeasuredStep {
+                lr: opt.lr,
+                c_g: coef.c_g,
+                c_m: coef.c_m,
+                g: &self.g,
+                grad: &self.grad,
+                m: &mut self.m,
+                x: &mut self.x,
+            });
+            if !(loss.is_finite() && w2.is_finite() && gg.is_finite()) {
+                // A non-finite loss, gradient or direction at a finite iterate (overflow):
+                // the seed diverged at this step.
+                diverged_at = Some(t);
+                break;
+            }
+            let cos = dg / (dd.sqrt() * gg.sqrt());
+            let vals = [
+                w2.sqrt(),
+                w2,
+                cos,
+                cos.clamp(-1.0, 1.0).acos().to_degrees(),
+                b2,
+                r2,
+                loss,
+                gg,
+            ];
+            for (s, v) in sums.iter_mut().zip(&vals) {
+                *s += v;
+            }
+            if j % self.series_stride == 0 {
+                let row = j / self.series_stride;
+                self.series[row * N_INST..(row + 1) * N_INST].copy_from_slice(&vals);
+            }
+            if let Some(c2) = c2 {
+                c2_sum += c2;
+                c2_n += 1;
+                c2_max = c2_max.max(c2);
+            }
+            if !finite {
                 diverged_at = Some(t);
                 break;
             }
