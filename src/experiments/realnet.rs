@@ -99,7 +99,7 @@ pub struct RunRecord {
     pub cuda: String,
     /// libtorch.
     pub libtorch: String,
-    /// Commit recorded by the binary.
+    /// Commit the binary was built at (`build_commit`), else the `git_commit` it recorded.
     pub git_commit: String,
 }
 
@@ -260,7 +260,12 @@ pub fn read_run(root: &Path, dir: &Path) -> Result<RunRecord> {
         device_name: text(&s, &["device", "name"]),
         cuda: text(&s, &["device", "cuda_runtime"]),
         libtorch: text(&s, &["device", "libtorch"]),
-        git_commit: text(&s, &["provenance", "git_commit"]),
+        // The commit the binary was built at (build.rs) when recorded; older runs only have
+        // the commit of the folder the binary ran in.
+        git_commit: match text(&s, &["provenance", "build_commit"]) {
+            c if c.is_empty() || c == "unknown" => text(&s, &["provenance", "git_commit"]),
+            c => c,
+        },
     })
 }
 

@@ -291,6 +291,44 @@ impl Chart {
     }
 }
 
+impl Chart {
+    /// "3 seeds" or "3 (BatchNorm) and 2 (GroupNorm) seeds": runs per cell, counted from the
+    /// run rows (range when cells differ).
+    fn seeds_text(&self) -> String {
+        let mut parts = Vec::new();
+        for norm in &self.norms {
+            let mut counts: Vec<(OptimizerKind, u64, u64, usize)> = Vec::new();
+            for (n, p) in &self.runs {
+                if n != norm {
+                    continue;
+                }
+                let key = (p.kind, p.lr.to_bits(), p.batch.to_bits());
+                match counts.iter_mut().find(|c| (c.0, c.1, c.2) == key) {
+                    Some(c) => c.3 += 1,
+                    None => counts.push((key.0, key.1, key.2, 1)),
+                }
+            }
+            let lo = counts.iter().map(|c| c.3).min().unwrap_or(0);
+            let hi = counts.iter().map(|c| c.3).max().unwrap_or(0);
+            let n = if lo == hi {
+                format!("{lo}")
+            } else {
+                format!("{lo}–{hi}")
+            };
+            parts.push((n, norm_label(norm).to_string()));
+        }
+        let all_same = parts.windows(2).all(|w| w[0].0 == w[1].0);
+        match parts.as_slice() {
+            [] => "the seeds".to_string(),
+            [(n, _), ..] if all_same => format!("{n} seeds"),
+            _ => {
+                let list: Vec<String> = parts.iter().map(|(n, l)| format!("{n} ({l})")).collect();
+                format!("{} seeds", list.join(" and "))
+            }
+        }
+    }
+}
+
 /// A number with a typographic minus sign, two decimals.
 fn signed(v: f64) -> String {
     let s = format!("{v:.2}");
@@ -306,8 +344,10 @@ impl Figure for Chart {
         let mut caption = vec![
             "ResNet-18 on Fashion-MNIST (10k training images, 20 epochs, full test set), β = 0.9. Small hollow markers: one seed;"
                 .to_string(),
-            "large filled markers: mean of 2 seeds, joined in order of b (labels: b = 32 and 1024). ρ: Spearman over the η = 0.1 cells,"
-                .to_string(),
+            format!(
+                "large filled markers: mean of {}, joined in order of b (labels: b = 32 and 1024). ρ: Spearman over the η = 0.1 cells,",
+                self.seeds_text()
+            ),
             "bootstrap 95% interval (2000 resamples of cells). Dotted SGD: η = 1 = 0.1/(1−β), matched η/(1−β).".to_string(),
         ];
         let mut with_lr = Vec::new();
