@@ -33,7 +33,7 @@ device_env() {
 
 pack_results() {
   local src=$1
-  ( cd "$src" && find . \( -name summary.json -o -name series.csv -o -name epochs.csv -o -name 'index*' -o -name 'log*.txt' \) -print0 \
+  ( cd "$src" && find . \( -name summary.json -o -name series.csv -o -name epochs.csv -o -name gnorm.csv -o -name fgnorm.csv -o -name 'index*' -o -name 'log*.txt' \) -print0 \
       | tar --null -czf "$OUT/results.tar.gz" -T - )
 }
 
