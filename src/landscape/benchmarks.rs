@@ -5,7 +5,7 @@
 //! minimum and, where one can be given cleanly, a rigorous bound K ≥ sup ‖∇f‖ over the box.
 //! Throughout, d is the dimension and x_i (1-based in formulas) the coordinates.
 
-use crate::fastmath::sincos_turns;
+use crate::fastmath::{sincos_turns, Lanes, F4};
 use std::f64::consts::{E, PI, TAU};
 
 use super::Landscape;
@@ -100,6 +100,63 @@ impl Rastrigin {
     }
 }
 
+/// ∇f of Rastrigin with amplitude `a`: 2x + 2πA sin 2πx.
+#[inline(always)]
+fn rastrigin_gradient(a: f64, x: &[f64], g: &mut [f64]) {
+    let c = TAU * a;
+    for (gi, &xi) in g.iter_mut().zip(x) {
+        *gi = 2.0 * xi + c * sincos_turns(xi).0;
+    }
+}
+
+/// f and ∇f of Rastrigin with amplitude `a` (see [`Landscape::value_gradient`] on
+/// [`Rastrigin`]).
+#[inline(always)]
+fn rastrigin_value_gradient(a: f64, x: &[f64], g: &mut [f64]) -> f64 {
+    const BLOCK: usize = 64;
+    let c = TAU * a;
+    let mut lanes = [0.0f64; 4];
+    let mut sin = [0.0f64; BLOCK];
+    let mut cos = [0.0f64; BLOCK];
+    for (xb, gb) in x.chunks(BLOCK).zip(g.chunks_mut(BLOCK)) {
+        let n = xb.len();
+        for ((xi, si), ci) in xb.iter().zip(&mut sin[..n]).zip(&mut cos[..n]) {
+            (*si, *ci) = sincos_turns(*xi);
+        }
+        for ((gi, xi), si) in gb.iter_mut().zip(xb).zip(&sin[..n]) {
+            *gi = 2.0 * xi + c * si;
+        }
+        let (x4, x_rest) = xb.as_chunks::<4>();
+        let (c4, c_rest) = cos[..n].as_chunks::<4>();
+        let mut acc = F4::load(&lanes);
+        let (one, amp) = (F4::splat(1.0), F4::splat(a));
+        for (xc, cc) in x4.iter().zip(c4) {
+            let xv = F4::load(xc);
+            acc = acc + (xv * xv + amp * (one - F4::load(cc)));
+        }
+        lanes = acc.to_array();
+        for (xi, ci) in x_rest.iter().zip(c_rest) {
+            lanes[0] += xi * xi + a * (1.0 - ci);
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+}
+
+/// [`rastrigin_gradient`] compiled for AVX-512 (same operations per number, so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+fn rastrigin_gradient_avx512(a: f64, x: &[f64], g: &mut [f64]) {
+    rastrigin_gradient(a, x, g)
+}
+
+/// [`rastrigin_value_gradient`] compiled for AVX-512 (same operations per number and the same
+/// four-lane order of the sum, so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+fn rastrigin_value_gradient_avx512(a: f64, x: &[f64], g: &mut [f64]) -> f64 {
+    rastrigin_value_gradient(a, x, g)
+}
+
 impl Landscape for Rastrigin {
     fn kind(&self) -> &'static str {
         "rastrigin"
@@ -117,47 +174,30 @@ impl Landscape for Rastrigin {
     }
 
     /// The hot path of the reference workload: (sin 2πx, cos 2πx) from
-    /// [`sincos_turns`] (branch-free, so this loop vectorises).
+    /// [`sincos_turns`] (branch-free, so this loop vectorises; eight lanes where the CPU has
+    /// AVX-512, see [`crate::fastmath::has_avx512`]).
     #[inline]
     fn gradient(&self, x: &[f64], g: &mut [f64]) {
-        let c = TAU * self.amplitude;
-        for (gi, &xi) in g.iter_mut().zip(x) {
-            *gi = 2.0 * xi + c * sincos_turns(xi).0;
+        #[cfg(target_arch = "x86_64")]
+        if crate::fastmath::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/DQ/VL (checked just above).
+            unsafe { rastrigin_gradient_avx512(self.amplitude, x, g) };
+            return;
         }
+        rastrigin_gradient(self.amplitude, x, g)
     }
 
     /// f and ∇f together, in blocks of 64 coordinates: (sin 2πx, cos 2πx) into stack buffers
     /// (a plain loop that LLVM vectorises), then ∇f, then f summed in four fixed lanes (same bits
-    /// on every run).
+    /// on every run and on every vector width).
     #[inline]
     fn value_gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
-        const BLOCK: usize = 64;
-        let a = self.amplitude;
-        let c = TAU * a;
-        let mut lanes = [0.0f64; 4];
-        let mut sin = [0.0f64; BLOCK];
-        let mut cos = [0.0f64; BLOCK];
-        for (xb, gb) in x.chunks(BLOCK).zip(g.chunks_mut(BLOCK)) {
-            let n = xb.len();
-            for ((xi, si), ci) in xb.iter().zip(&mut sin[..n]).zip(&mut cos[..n]) {
-                (*si, *ci) = sincos_turns(*xi);
-            }
-            for ((gi, xi), si) in gb.iter_mut().zip(xb).zip(&sin[..n]) {
-                *gi = 2.0 * xi + c * si;
-            }
-            let (x4, x_rest) = xb.as_chunks::<4>();
-            let (c4, c_rest) = cos[..n].as_chunks::<4>();
-            for (xc, cc) in x4.iter().zip(c4) {
-                let term: [f64; 4] = std::array::from_fn(|k| xc[k] * xc[k] + a * (1.0 - cc[k]));
-                for k in 0..4 {
-                    lanes[k] += term[k];
-                }
-            }
-            for (xi, ci) in x_rest.iter().zip(c_rest) {
-                lanes[0] += xi * xi + a * (1.0 - ci);
-            }
+        #[cfg(target_arch = "x86_64")]
+        if crate::fastmath::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/DQ/VL (checked just above).
+            return unsafe { rastrigin_value_gradient_avx512(self.amplitude, x, g) };
         }
-        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+        rastrigin_value_gradient(self.amplitude, x, g)
     }
 
     fn hessian(&self, x: &[f64], h: &mut [f64]) {
@@ -1031,6 +1071,32 @@ impl Landscape for MultiWell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AVX-512 builds of Rastrigin's ∇f and (f, ∇f) give the same bits as the AVX2 builds,
+    /// at every length (vector body, vector epilogue and scalar tail).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn rastrigin_avx512_same_bits() {
+        if !crate::fastmath::has_avx512() {
+            return;
+        }
+        let bits_of = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for d in [1usize, 3, 4, 7, 8, 9, 63, 64, 65, 100, 129] {
+            let x: Vec<f64> = (0..d)
+                .map(|i| ((i * 37 % 101) as f64 - 50.0) * 0.1013)
+                .collect();
+            let (mut g1, mut g2) = (vec![0.0; d], vec![0.0; d]);
+            let f1 = rastrigin_value_gradient(10.0, &x, &mut g1);
+            // SAFETY: has_avx512() checked above.
+            let f2 = unsafe { rastrigin_value_gradient_avx512(10.0, &x, &mut g2) };
+            assert_eq!(f1.to_bits(), f2.to_bits(), "f, d = {d}");
+            assert_eq!(bits_of(&g1), bits_of(&g2), "value_gradient, d = {d}");
+            rastrigin_gradient(10.0, &x, &mut g1);
+            // SAFETY: has_avx512() checked above.
+            unsafe { rastrigin_gradient_avx512(10.0, &x, &mut g2) };
+            assert_eq!(bits_of(&g1), bits_of(&g2), "gradient, d = {d}");
+        }
+    }
 
     #[test]
     fn constructors_validate() {
