@@ -100,13 +100,56 @@ impl Rastrigin {
     }
 }
 
+/// Coordinates per padded tail: the last `len % TAIL` coordinates of a loop are copied into
+/// zero-padded arrays of `TAIL` and run as one more vector iteration instead of scalar code
+/// (each output depends only on its own coordinate: the same bits).
+const TAIL: usize = 8;
+
+/// gs = 2x + 2πA sin 2πx and (when `cs` is not empty) cs = cos 2πx, element-wise.
+#[inline(always)]
+fn rastrigin_terms(c: f64, xs: &[f64], gs: &mut [f64], cs: &mut [f64]) {
+    let n = xs.len().min(gs.len());
+    let (xs, gs) = (&xs[..n], &mut gs[..n]);
+    if cs.is_empty() {
+        for (gi, &xi) in gs.iter_mut().zip(xs) {
+            *gi = 2.0 * xi + c * sincos_turns(xi).0;
+        }
+    } else {
+        let cs = &mut cs[..n];
+        for ((gi, &xi), ci) in gs.iter_mut().zip(xs).zip(cs.iter_mut()) {
+            let (si, co) = sincos_turns(xi);
+            *gi = 2.0 * xi + c * si;
+            *ci = co;
+        }
+    }
+}
+
+/// [`rastrigin_terms`] over any length: the body in whole vector iterations, the rest padded
+/// to [`TAIL`].
+#[inline(always)]
+fn rastrigin_terms_padded(c: f64, xs: &[f64], gs: &mut [f64], cs: &mut [f64]) {
+    let n = xs.len();
+    let body = n - n % TAIL;
+    let with_cos = !cs.is_empty();
+    let cs_body: &mut [f64] = if with_cos { &mut cs[..body] } else { &mut [] };
+    rastrigin_terms(c, &xs[..body], &mut gs[..body], cs_body);
+    if body < n {
+        let k = n - body;
+        let mut tx = [0.0f64; TAIL];
+        let (mut tg, mut tc) = ([0.0f64; TAIL], [0.0f64; TAIL]);
+        tx[..k].copy_from_slice(&xs[body..]);
+        rastrigin_terms(c, &tx, &mut tg, if with_cos { &mut tc } else { &mut [] });
+        gs[body..n].copy_from_slice(&tg[..k]);
+        if with_cos {
+            cs[body..n].copy_from_slice(&tc[..k]);
+        }
+    }
+}
+
 /// ∇f of Rastrigin with amplitude `a`: 2x + 2πA sin 2πx.
 #[inline(always)]
 fn rastrigin_gradient(a: f64, x: &[f64], g: &mut [f64]) {
-    let c = TAU * a;
-    for (gi, &xi) in g.iter_mut().zip(x) {
-        *gi = 2.0 * xi + c * sincos_turns(xi).0;
-    }
+    rastrigin_terms_padded(TAU * a, x, g, &mut []);
 }
 
 /// f and ∇f of Rastrigin with amplitude `a` (see [`Landscape::value_gradient`] on
@@ -116,16 +159,10 @@ fn rastrigin_value_gradient(a: f64, x: &[f64], g: &mut [f64]) -> f64 {
     const BLOCK: usize = 64;
     let c = TAU * a;
     let mut lanes = [0.0f64; 4];
-    let mut sin = [0.0f64; BLOCK];
     let mut cos = [0.0f64; BLOCK];
     for (xb, gb) in x.chunks(BLOCK).zip(g.chunks_mut(BLOCK)) {
         let n = xb.len();
-        for ((xi, si), ci) in xb.iter().zip(&mut sin[..n]).zip(&mut cos[..n]) {
-            (*si, *ci) = sincos_turns(*xi);
-        }
-        for ((gi, xi), si) in gb.iter_mut().zip(xb).zip(&sin[..n]) {
-            *gi = 2.0 * xi + c * si;
-        }
+        rastrigin_terms_padded(c, xb, gb, &mut cos[..n]);
         let (x4, x_rest) = xb.as_chunks::<4>();
         let (c4, c_rest) = cos[..n].as_chunks::<4>();
         let mut acc = F4::load(&lanes);
@@ -187,9 +224,9 @@ impl Landscape for Rastrigin {
         rastrigin_gradient(self.amplitude, x, g)
     }
 
-    /// f and ∇f together, in blocks of 64 coordinates: (sin 2πx, cos 2πx) into stack buffers
-    /// (a plain loop that LLVM vectorises), then ∇f, then f summed in four fixed lanes (same bits
-    /// on every run and on every vector width).
+    /// f and ∇f together, in blocks of 64 coordinates: (sin 2πx, cos 2πx), ∇f and cos 2πx into
+    /// a stack buffer (a plain loop that LLVM vectorises), then f summed in four fixed lanes
+    /// (same bits on every run and on every vector width).
     #[inline]
     fn value_gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
         #[cfg(target_arch = "x86_64")]
