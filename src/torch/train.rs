@@ -91,9 +91,12 @@ pub struct TrainConfig {
     pub progress: bool,
 }
 
-/// The measurement interval that keeps the instruments near 4% of training time: one
+/// The measurement interval that keeps the instruments under 4% of training time: one
 /// measurement costs about `subset + micro_batches·micro_size` example gradients, a step `batch`,
-/// so k = ⌈25 (subset + M b_μ) / b⌉.
+/// so k = ⌈30 (subset + M b_μ) / b⌉. Measured on an H100 (ResNet-18, b = 128; BENCHMARKS.md
+/// § GPU): one measurement with the default settings takes 0.34 s ≈ 40 steps of 8.3 ms, i.e.
+/// 1.1 × (subset + M b_μ)/b steps, so this k costs ≈ 1.1/30 ≈ 3.7% in steady state (the first
+/// measurement of a run also pays cuDNN's set-up of the eval-mode shapes).
 pub fn auto_measure_every(m: &MeasureConfig, n_train: usize, batch: usize) -> usize {
     let micro = if m.noise {
         m.micro_batches * m.micro_size
@@ -101,7 +104,7 @@ pub fn auto_measure_every(m: &MeasureConfig, n_train: usize, batch: usize) -> us
         0
     };
     let cost = m.subset_size(n_train) + micro;
-    (25 * cost).div_ceil(batch.max(1)).max(1)
+    (30 * cost).div_ceil(batch.max(1)).max(1)
 }
 
 impl TrainConfig {

@@ -63,8 +63,9 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Measure every k steps (0: never). Default: ⌈25 (subset + M·b_μ)/b⌉, which keeps the
-    /// instruments near 4% of the training time.
+    /// Measure every k steps (0: never). Default: ⌈30 (subset + M·b_μ)/b⌉ (k = 1080 at b = 128
+    /// with the default subset 4096 and 16 × 32 micro-batches), which keeps the instruments
+    /// under 4% of the training time (measured: 0.34 s per measurement ≈ 40 steps on an H100).
     #[arg(long, conflicts_with = "measure_every_examples")]
     measure_every: Option<usize>,
     /// Measure every ⌈E/b⌉ steps (about every E training examples whatever the batch size;
