@@ -405,3 +405,25 @@ fn sweep_passes_devices_round_robin_to_its_runs() {
         ["cuda:0", "cuda:1"]
     );
 }
+
+/// `mslab … | head`: a closed stdout ends the process by SIGPIPE, quietly, instead of a panic
+/// in `println!` (Rust ignores SIGPIPE by default).
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mslab"))
+        .args(["sweep", "sweeps/shb-quadratic.toml", "--dry-run"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run mslab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "panicked on a closed pipe: {stderr}"
+    );
+    assert_eq!(out.status.signal(), Some(13), "status {:?}", out.status);
+}

@@ -254,7 +254,20 @@ impl From<Error> for Failure {
     }
 }
 
+/// A closed stdout ends the process quietly, as for other Unix tools (`mslab sweep FILE
+/// --dry-run | head`): Rust starts with SIGPIPE ignored, which turns the write into an error that
+/// `println!` reports by panicking.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; it only resets the
+    // disposition of one signal to the system default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     watch_sweep_parent();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
