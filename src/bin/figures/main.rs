@@ -36,6 +36,7 @@ mod accuracy_vs_delta;
 mod bias_vs_noise;
 mod bound_tightness;
 mod critical;
+mod critical_real;
 mod data_collapse;
 mod delta_vs_batch;
 mod effective_lr;
@@ -251,6 +252,15 @@ const FIGURES: &[FigureDef] = &[
                       the 2 seeds, from figures/data/gpu/runs/*/epochs.csv (real networks)",
         run: training_curves::run,
         plot: training_curves::plot,
+    },
+    FigureDef {
+        name: "critical-real",
+        description: "SFO N(b) = b·T vs b on ResNet-18/Fashion-MNIST (BatchNorm, GroupNorm) for SGD, \
+                      SHB, NSHB under the running-mean and full-gradient stop rules, per ε, censored \
+                      cells and b*, with back-solved over direct C², from figures/data/gpu/critical/ \
+                      (C7, C8 on a real network)",
+        run: critical_real::run,
+        plot: critical_real::plot,
     },
 ];
 
