@@ -16,51 +16,12 @@ use momentum_smoothing::torch::models::{ModelKind, Norm};
 use momentum_smoothing::torch::train::{run, run_with_stop, StopConfig, TrainConfig};
 
 mod common;
+use common::write_data;
 
-const H: usize = 12;
 const N_TRAIN: usize = 256;
 const BATCH: usize = 32;
 /// Steps per epoch.
 const SPE: u64 = (N_TRAIN / BATCH) as u64;
-
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        v.extend_from_slice(&d.to_be_bytes());
-    }
-    v.extend_from_slice(data);
-    v
-}
-
-/// A learnable Fashion-MNIST-shaped set (H×H grey): class c lights row c, plus hashed noise.
-fn write_data(dir: &Path, n_train: usize, n_test: usize) {
-    for (prefix, n, off) in [("train", n_train, 0usize), ("t10k", n_test, 7919)] {
-        let mut px = Vec::with_capacity(n * H * H);
-        let mut lb = Vec::with_capacity(n);
-        for i in 0..n {
-            let c = (i * 7 + off) % 10;
-            lb.push(c as u8);
-            for r in 0..H {
-                for col in 0..H {
-                    let hash = ((i + off) * 2654435761 + r * 40503 + col * 97) % 101;
-                    let base = if r == c { 150 } else { 20 };
-                    px.push((base + hash) as u8);
-                }
-            }
-        }
-        let d = [n as u32, H as u32, H as u32];
-        std::fs::write(
-            dir.join(format!("{prefix}-images-idx3-ubyte")),
-            idx_bytes(&d, &px),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("{prefix}-labels-idx1-ubyte")),
-            idx_bytes(&[n as u32], &lb),
-        )
-        .unwrap();
-    }
-}
 
 fn config(data: &Path, out: &Path, model: ModelKind, norm: Norm, epochs: usize) -> TrainConfig {
     TrainConfig {

@@ -103,3 +103,46 @@ pub fn mslab_in<S: AsRef<std::ffi::OsStr>>(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Side of the images of [`write_data`] (torch tests).
+pub const IDX_SIDE: usize = 12;
+
+/// An idx file (MNIST format, u8 data): magic, dimensions, data.
+pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+/// A learnable Fashion-MNIST-shaped idx data set written to `dir` (H×H grey, H = [`IDX_SIDE`]): class c lights row c, plus hashed noise.
+pub fn write_data(dir: &std::path::Path, n_train: usize, n_test: usize) {
+    for (prefix, n, off) in [("train", n_train, 0usize), ("t10k", n_test, 7919)] {
+        let mut px = Vec::with_capacity(n * IDX_SIDE * IDX_SIDE);
+        let mut lb = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = (i * 7 + off) % 10;
+            lb.push(c as u8);
+            for r in 0..IDX_SIDE {
+                for col in 0..IDX_SIDE {
+                    let hash = ((i + off) * 2654435761 + r * 40503 + col * 97) % 101;
+                    let base = if r == c { 150 } else { 20 };
+                    px.push((base + hash) as u8);
+                }
+            }
+        }
+        let d = [n as u32, IDX_SIDE as u32, IDX_SIDE as u32];
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx_bytes(&d, &px),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_bytes(&[n as u32], &lb),
+        )
+        .unwrap();
+    }
+}
