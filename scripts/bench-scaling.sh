@@ -27,7 +27,9 @@ measure() { # axis threads dim seeds steps
 import sys
 axis, th, d, s, n, wall, rss, load = sys.argv[1:]
 work = int(d) * int(s) * int(n)
-print(f"{axis},{th},{d},{s},{n},{work},{float(wall):.3f},{int(rss)/1024:.1f},{work/max(float(wall),1e-9)/1e6:.1f},{load}")
+# /usr/bin/time has 10 ms resolution: no rate below 50 ms of wall time.
+rate = f"{work / float(wall) / 1e6:.1f}" if float(wall) >= 0.05 else ""
+print(f"{axis},{th},{d},{s},{n},{work},{float(wall):.3f},{int(rss)/1024:.1f},{rate},{load}")
 PY
 }
 for s in 10 100 1000; do measure seeds 2 100 "$s" 1000; done
