@@ -640,7 +640,8 @@ fn analyze_group(
     }
 }
 
-/// Columns of the group part of every CSV row.
+/// Columns of the group part of every CSV row (`group_seeds`: the seeds present at every batch
+/// size, the ones used; `sfo.csv`'s own `seeds` column counts the seeds of its row).
 pub const GROUP_COLUMNS: [&str; 12] = [
     "dataset",
     "model",
@@ -653,7 +654,7 @@ pub const GROUP_COLUMNS: [&str; 12] = [
     "rule",
     "min_epochs",
     "check_every",
-    "seeds",
+    "group_seeds",
 ];
 
 fn group_cells(g: &GroupResult) -> Vec<String> {

@@ -244,7 +244,7 @@ pub fn run(ctx: &Ctx, fig: &FigureDef) -> Result<()> {
             blank(),
             blank(),
             blank(),
-            s("seeds")?,
+            s("group_seeds")?,
             blank(),
             blank(),
             s("min_epochs")?,
