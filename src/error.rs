@@ -54,6 +54,14 @@ impl Error {
             allowed: allowed.into(),
         }
     }
+
+    /// A file that could not be read or parsed: its path and what went wrong.
+    pub fn file(path: &std::path::Path, message: impl Display) -> Self {
+        Error::File {
+            path: path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
 }
 
 /// Result alias.

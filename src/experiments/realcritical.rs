@@ -113,13 +113,6 @@ impl CriticalRun {
     }
 }
 
-fn file_err(path: &Path, msg: impl std::fmt::Display) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        message: msg.to_string(),
-    }
-}
-
 /// The `critical` object of a train summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriticalMeta {
@@ -167,9 +160,9 @@ pub fn parse_critical(s: &Value, path: &Path) -> Result<Option<CriticalMeta>> {
         let rule = h
             .get("rule")
             .and_then(Value::as_str)
-            .ok_or_else(|| file_err(path, "critical.hits[].rule missing"))?;
+            .ok_or_else(|| Error::file(path, "critical.hits[].rule missing"))?;
         StopRule::parse(rule).map_err(|_| {
-            file_err(
+            Error::file(
                 path,
                 format!("critical.hits[].rule {rule:?} is not running-mean or full-gradient"),
             )
@@ -178,7 +171,7 @@ pub fn parse_critical(s: &Value, path: &Path) -> Result<Option<CriticalMeta>> {
             .get("eps")
             .and_then(Value::as_f64)
             .filter(|e| e.is_finite() && *e > 0.0)
-            .ok_or_else(|| file_err(path, "critical.hits[].eps missing or not > 0"))?;
+            .ok_or_else(|| Error::file(path, "critical.hits[].eps missing or not > 0"))?;
         let step = u(h, "step");
         hits.push(Hit {
             rule: rule.to_string(),
@@ -190,7 +183,7 @@ pub fn parse_critical(s: &Value, path: &Path) -> Result<Option<CriticalMeta>> {
         });
     }
     if rules.is_empty() || eps.is_empty() {
-        return Err(file_err(path, "critical object without rules or eps"));
+        return Err(Error::file(path, "critical object without rules or eps"));
     }
     Ok(Some(CriticalMeta {
         rules,
@@ -208,16 +201,16 @@ pub fn read_series(dir: &Path) -> Result<Vec<SeriesPoint>> {
         return Ok(Vec::new());
     }
     let mut r =
-        csv::Reader::from_path(&p).map_err(|e| file_err(&p, format!("cannot read CSV: {e}")))?;
+        csv::Reader::from_path(&p).map_err(|e| Error::file(&p, format!("cannot read CSV: {e}")))?;
     let header: Vec<String> = r
         .headers()
-        .map_err(|e| file_err(&p, e))?
+        .map_err(|e| Error::file(&p, e))?
         .iter()
         .map(str::to_string)
         .collect();
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(is), ic, ib, ik) = (col("step"), col("c2"), col("b_simple"), col("k")) else {
-        return Err(file_err(&p, "no `step` column"));
+        return Err(Error::file(&p, "no `step` column"));
     };
     let get = |rec: &csv::StringRecord, i: Option<usize>| -> f64 {
         i.and_then(|i| rec.get(i))
@@ -226,9 +219,9 @@ pub fn read_series(dir: &Path) -> Result<Vec<SeriesPoint>> {
     };
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| file_err(&p, e))?;
+        let rec = rec.map_err(|e| Error::file(&p, e))?;
         let Some(step) = rec.get(is).and_then(|x| x.parse::<u64>().ok()) else {
-            return Err(file_err(&p, "a `step` cell is not an integer"));
+            return Err(Error::file(&p, "a `step` cell is not an integer"));
         };
         out.push(SeriesPoint {
             step,
@@ -252,9 +245,9 @@ pub fn collect_runs(root: &Path) -> Result<Vec<CriticalRun>> {
         let sp = dir.join("summary.json");
         let s: Value = serde_json::from_str(
             &std::fs::read_to_string(&sp)
-                .map_err(|e| file_err(&sp, format!("cannot read: {e}")))?,
+                .map_err(|e| Error::file(&sp, format!("cannot read: {e}")))?,
         )
-        .map_err(|e| file_err(&sp, format!("not JSON: {e}")))?;
+        .map_err(|e| Error::file(&sp, format!("not JSON: {e}")))?;
         let Some(CriticalMeta {
             rules,
             eps,

@@ -103,13 +103,6 @@ pub struct RunRecord {
     pub git_commit: String,
 }
 
-fn file_err(path: &Path, msg: impl std::fmt::Display) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        message: msg.to_string(),
-    }
-}
-
 fn num(v: &Value, path: &[&str]) -> Option<f64> {
     let mut cur = v;
     for k in path {
@@ -172,23 +165,23 @@ pub fn median(xs: &[f64]) -> f64 {
 pub fn read_run(root: &Path, dir: &Path) -> Result<RunRecord> {
     let sp = dir.join("summary.json");
     let s: Value = serde_json::from_str(
-        &std::fs::read_to_string(&sp).map_err(|e| file_err(&sp, format!("cannot read: {e}")))?,
+        &std::fs::read_to_string(&sp).map_err(|e| Error::file(&sp, format!("cannot read: {e}")))?,
     )
-    .map_err(|e| file_err(&sp, format!("not JSON: {e}")))?;
+    .map_err(|e| Error::file(&sp, format!("not JSON: {e}")))?;
     let c = s
         .get("config")
-        .ok_or_else(|| file_err(&sp, "no `config`: not an `mslab train` summary"))?;
-    let batch = num(c, &["batch"]).ok_or_else(|| file_err(&sp, "no config.batch"))? as usize;
-    let lr = num(c, &["optimizer", "lr"]).ok_or_else(|| file_err(&sp, "no config.optimizer"))?;
+        .ok_or_else(|| Error::file(&sp, "no `config`: not an `mslab train` summary"))?;
+    let batch = num(c, &["batch"]).ok_or_else(|| Error::file(&sp, "no config.batch"))? as usize;
+    let lr = num(c, &["optimizer", "lr"]).ok_or_else(|| Error::file(&sp, "no config.optimizer"))?;
     let series_path = dir.join("series.csv");
     let mut cols: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut pred_key = String::new();
     if series_path.exists() {
         let mut r = csv::Reader::from_path(&series_path)
-            .map_err(|e| file_err(&series_path, format!("cannot read CSV: {e}")))?;
+            .map_err(|e| Error::file(&series_path, format!("cannot read CSV: {e}")))?;
         let header: Vec<String> = r
             .headers()
-            .map_err(|e| file_err(&series_path, e))?
+            .map_err(|e| Error::file(&series_path, e))?
             .iter()
             .map(str::to_string)
             .collect();
@@ -196,7 +189,7 @@ pub fn read_run(root: &Path, dir: &Path) -> Result<RunRecord> {
             pred_key = h.trim_start_matches("delta_pred_").to_string();
         }
         for rec in r.records() {
-            let rec = rec.map_err(|e| file_err(&series_path, e))?;
+            let rec = rec.map_err(|e| Error::file(&series_path, e))?;
             let step: f64 = rec.get(0).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN);
             if step == 0.0 {
                 continue;
@@ -288,7 +281,7 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunRecord>> {
         if depth >= 4 {
             continue;
         }
-        let rd = std::fs::read_dir(&d).map_err(|e| file_err(&d, e))?;
+        let rd = std::fs::read_dir(&d).map_err(|e| Error::file(&d, e))?;
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 stack.push((e.path(), depth + 1));

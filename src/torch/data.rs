@@ -121,29 +121,22 @@ pub struct Idx {
     pub data: Vec<u8>,
 }
 
-fn file_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
-}
-
 /// Read a whole file, gunzipping it (with `gzip -dc`) when it starts with the gzip magic.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
         let out = std::process::Command::new("gzip")
             .arg("-dc")
             .arg(path)
             .output()
             .map_err(|e| {
-                file_err(
+                Error::file(
                     path,
                     format!("gzip file and `gzip -dc` failed to start: {e}"),
                 )
             })?;
         if !out.status.success() {
-            return Err(file_err(
+            return Err(Error::file(
                 path,
                 format!(
                     "gzip: {} (truncated or corrupt .gz)",
@@ -159,7 +152,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 /// Parse idx bytes read from `path` (the path is only used in error messages).
 pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
     if bytes.len() < 4 {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "idx header: file has {} bytes, the header needs 4",
@@ -168,7 +161,7 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
         ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "idx magic: first two bytes are {:02x} {:02x}, expected 00 00 (not an idx file)",
@@ -177,7 +170,7 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
         ));
     }
     if bytes[2] != 0x08 {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "idx type: byte 2 is 0x{:02x}, expected 0x08 (unsigned byte)",
@@ -187,14 +180,14 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
     }
     let nd = bytes[3] as usize;
     if nd == 0 || nd > 4 {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!("idx dimensions: {nd}, expected 1 to 4"),
         ));
     }
     let header = 4 + 4 * nd;
     if bytes.len() < header {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "idx header: truncated, {} bytes but {nd} dimensions need {header}",
@@ -213,14 +206,14 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| {
-            file_err(
+            Error::file(
                 path,
                 format!("idx dimensions: {dims:?} overflow (product beyond 2^64 bytes)"),
             )
         })?;
     let have = bytes.len() - header;
     if have != n {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "idx data: dimensions {dims:?} need {n} bytes, found {have}{}",
@@ -253,7 +246,7 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     if gz.is_file() {
         return Ok(gz);
     }
-    Err(file_err(
+    Err(Error::file(
         &raw,
         format!("not found (nor {name}.gz); run scripts/fetch-data.sh or pass --data DIR"),
     ))
@@ -264,19 +257,19 @@ pub fn read_idx_split(images: &Path, labels: &Path, classes: u8) -> Result<RawSp
     let im = read_idx(images)?;
     let lb = read_idx(labels)?;
     if im.dims.len() != 3 {
-        return Err(file_err(
+        return Err(Error::file(
             images,
             format!("idx dimensions: {:?}, expected 3 (n, rows, cols)", im.dims),
         ));
     }
     if lb.dims.len() != 1 {
-        return Err(file_err(
+        return Err(Error::file(
             labels,
             format!("idx dimensions: {:?}, expected 1 (n)", lb.dims),
         ));
     }
     if im.dims[0] != lb.dims[0] {
-        return Err(file_err(
+        return Err(Error::file(
             labels,
             format!(
                 "idx count: {} labels but {} has {} images",
@@ -287,7 +280,7 @@ pub fn read_idx_split(images: &Path, labels: &Path, classes: u8) -> Result<RawSp
         ));
     }
     if let Some(i) = lb.data.iter().position(|&l| l >= classes) {
-        return Err(file_err(
+        return Err(Error::file(
             labels,
             format!("label {i}: {} is not below {classes} classes", lb.data[i]),
         ));
@@ -320,10 +313,10 @@ const CIFAR_PIXELS: usize = 3 * 32 * 32;
 /// Read CIFAR binary records from one file: `label_bytes` label bytes (the last one is used)
 /// then 3072 pixel bytes, repeated.
 pub fn read_cifar_file(path: &Path, label_bytes: usize, classes: u8) -> Result<RawSplit> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let rec = label_bytes + CIFAR_PIXELS;
     if bytes.is_empty() || bytes.len() % rec != 0 {
-        return Err(file_err(
+        return Err(Error::file(
             path,
             format!(
                 "cifar record: file has {} bytes, not a positive multiple of the {rec}-byte record \
@@ -339,7 +332,7 @@ pub fn read_cifar_file(path: &Path, label_bytes: usize, classes: u8) -> Result<R
     for (i, r) in bytes.chunks_exact(rec).enumerate() {
         let l = r[label_bytes - 1];
         if l >= classes {
-            return Err(file_err(
+            return Err(Error::file(
                 path,
                 format!("cifar label: record {i} has label {l}, expected < {classes}"),
             ));
