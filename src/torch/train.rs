@@ -386,14 +386,17 @@ impl StopTracker {
         let pt = out.join("checkpoint.pt");
         let get = |k: &str| {
             map.get(k)
-                .ok_or_else(|| io_err(&pt, format!("{k} missing")))
+                .ok_or_else(|| Error::file(&pt, format!("{k} missing")))
                 .map(|t| t.to_device(Device::Cpu))
         };
-        let g: Vec<f32> = Vec::try_from(get("stop.gnorm")?).map_err(|e| io_err(&pt, e))?;
-        let fg: Vec<f64> = Vec::try_from(get("stop.fg")?).map_err(|e| io_err(&pt, e))?;
+        let g: Vec<f32> = Vec::try_from(get("stop.gnorm")?).map_err(|e| Error::file(&pt, e))?;
+        let fg: Vec<f64> = Vec::try_from(get("stop.fg")?).map_err(|e| Error::file(&pt, e))?;
         let rm = self.cfg.has(StopRule::RunningMean);
         if (rm && g.len() as u64 != steps) || fg.len() != m.fg_steps.len() {
-            return Err(io_err(&pt, "stop-rule state does not match the step count"));
+            return Err(Error::file(
+                &pt,
+                "stop-rule state does not match the step count",
+            ));
         }
         self.running_sum = 0.0;
         for &v in &g {
@@ -538,13 +541,6 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Failed(format!("cannot write {}: {e}", path.display()))
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Trainable parameters in creation order and the other variables (buffers) sorted by name.
 fn split_vars(vs: &nn::VarStore) -> (Vec<Tensor>, Vec<(String, Tensor)>) {
     let params = vs.trainable_variables();
@@ -635,9 +631,9 @@ fn load_checkpoint(
     if !js.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&js).map_err(|e| io_err(&js, e))?;
+    let text = std::fs::read_to_string(&js).map_err(|e| Error::file(&js, e))?;
     let meta: CheckpointMeta =
-        serde_json::from_str(&text).map_err(|e| io_err(&js, format!("cannot parse: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| Error::file(&js, format!("cannot parse: {e}")))?;
     if &meta.identity != identity {
         return Err(Error::invalid(
             "out",
@@ -647,14 +643,15 @@ fn load_checkpoint(
         ));
     }
     let pt = out.join("checkpoint.pt");
-    let loaded = Tensor::load_multi_with_device(&pt, vs.device()).map_err(|e| io_err(&pt, e))?;
+    let loaded =
+        Tensor::load_multi_with_device(&pt, vs.device()).map_err(|e| Error::file(&pt, e))?;
     let map: HashMap<String, Tensor> = loaded.into_iter().collect();
     let vars = vs.variables();
     tch::no_grad(|| -> Result<()> {
         for (k, v) in &vars {
             let src = map
                 .get(&format!("model.{k}"))
-                .ok_or_else(|| io_err(&pt, format!("variable {k} missing")))?;
+                .ok_or_else(|| Error::file(&pt, format!("variable {k} missing")))?;
             let mut v = v.shallow_clone();
             v.copy_(src);
         }
@@ -662,7 +659,7 @@ fn load_checkpoint(
         for i in 0..opt.momentum().len() {
             ms.push(
                 map.get(&format!("opt.m.{i}"))
-                    .ok_or_else(|| io_err(&pt, format!("momentum buffer {i} missing")))?
+                    .ok_or_else(|| Error::file(&pt, format!("momentum buffer {i} missing")))?
                     .shallow_clone(),
             );
         }
