@@ -967,7 +967,8 @@ pub fn run_with_stop(cfg: &TrainConfig, stop: Option<&StopConfig>) -> Result<Tra
                 sync(device);
                 epoch_train += t_train.elapsed().as_secs_f64();
                 let g = g_flat.shallow_clone();
-                let d = opt.search_direction_flat().copy();
+                // d_t is read by the instruments and then applied unchanged: no copy needed.
+                let d = opt.search_direction_flat().shallow_clone();
                 let st = StepState {
                     step,
                     epoch,
