@@ -11,7 +11,6 @@ use momentum_smoothing::experiments::critical::StopRule;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::torch::data::DatasetKind;
 use momentum_smoothing::torch::device::DeviceSpec;
-use momentum_smoothing::torch::instruments::MeasureConfig;
 use momentum_smoothing::torch::models::{ModelKind, Norm};
 use momentum_smoothing::torch::train::{run, run_with_stop, StopConfig, TrainConfig};
 
@@ -35,15 +34,7 @@ fn config(data: &Path, out: &Path, model: ModelKind, norm: Norm, epochs: usize) 
         seed: 11,
         device: DeviceSpec::Cpu,
         measure_every: Some(0),
-        measure: MeasureConfig {
-            subset: 128,
-            chunk: 64,
-            micro_batches: 4,
-            micro_size: 16,
-            projections: 3,
-            proj_dim: 256,
-            noise: true,
-        },
+        measure: common::tiny_measure(),
         augment: false,
         limit_train: 0,
         max_steps: 0,

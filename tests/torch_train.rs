@@ -9,7 +9,6 @@ use std::path::Path;
 use momentum_smoothing::optimizer::{Optimizer, OptimizerKind};
 use momentum_smoothing::torch::data::DatasetKind;
 use momentum_smoothing::torch::device::DeviceSpec;
-use momentum_smoothing::torch::instruments::MeasureConfig;
 use momentum_smoothing::torch::models::{build, seeded, ModelKind, Norm};
 use momentum_smoothing::torch::train::{run, TrainConfig};
 use tch::nn::{self, ModuleT};
@@ -42,15 +41,7 @@ fn config(
         seed: 7,
         device: DeviceSpec::Cpu,
         measure_every: Some(0),
-        measure: MeasureConfig {
-            subset: 128,
-            chunk: 64,
-            micro_batches: 4,
-            micro_size: 16,
-            projections: 3,
-            proj_dim: 256,
-            noise: true,
-        },
+        measure: common::tiny_measure(),
         augment: false,
         limit_train: 0,
         max_steps: 0,

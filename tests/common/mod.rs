@@ -146,3 +146,18 @@ pub fn write_data(dir: &std::path::Path, n_train: usize, n_test: usize) {
         .unwrap();
     }
 }
+
+/// Instrument settings small enough for the CPU torch tests (128-example subset, 4 micro-batches
+/// of 16, 3 projections).
+#[cfg(feature = "torch")]
+pub fn tiny_measure() -> momentum_smoothing::torch::instruments::MeasureConfig {
+    momentum_smoothing::torch::instruments::MeasureConfig {
+        subset: 128,
+        chunk: 64,
+        micro_batches: 4,
+        micro_size: 16,
+        projections: 3,
+        proj_dim: 256,
+        noise: true,
+    }
+}
